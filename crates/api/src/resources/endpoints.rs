@@ -1,0 +1,10 @@
+//! Endpoints: defaults, validation and selectable fields.
+
+use k8s_openapi::api::core::v1::Endpoints;
+
+use crate::kind::Kind;
+use crate::validation::NameRule;
+
+impl Kind for Endpoints {
+    const NAME_RULE: NameRule = NameRule::Dns1123Subdomain;
+}

@@ -1,0 +1,10 @@
+//! Pod: defaults, validation and selectable fields.
+
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::kind::Kind;
+use crate::validation::NameRule;
+
+impl Kind for Pod {
+    const NAME_RULE: NameRule = NameRule::Dns1123Subdomain;
+}

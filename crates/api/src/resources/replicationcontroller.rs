@@ -1,0 +1,10 @@
+//! ReplicationController: defaults, validation and selectable fields.
+
+use k8s_openapi::api::core::v1::ReplicationController;
+
+use crate::kind::Kind;
+use crate::validation::NameRule;
+
+impl Kind for ReplicationController {
+    const NAME_RULE: NameRule = NameRule::Dns1123Subdomain;
+}

@@ -1,0 +1,10 @@
+//! Secret: defaults, validation and selectable fields.
+
+use k8s_openapi::api::core::v1::Secret;
+
+use crate::kind::Kind;
+use crate::validation::NameRule;
+
+impl Kind for Secret {
+    const NAME_RULE: NameRule = NameRule::Dns1123Subdomain;
+}
