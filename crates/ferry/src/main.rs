@@ -1,1 +1,71 @@
-fn main() {}
+//! `ferry`: Kubernetes service networking in one binary. This file parses the command line
+//! and hands each role its typed configuration.
+
+mod config;
+mod control_plane;
+mod in_process;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use config::{KubeconfigArgs, ServerArgs};
+
+/// Kubernetes service networking, real and whole, in one binary.
+#[derive(Parser)]
+#[command(name = "ferry", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a cluster on this machine: the control plane (nodes come with the agent).
+    Up(ServerArgs),
+    /// Run the control plane: API server, store and controllers.
+    Server(ServerArgs),
+    /// Print the admin kubeconfig of a data dir.
+    Kubeconfig(KubeconfigArgs),
+    /// Print ferry's version and the Kubernetes version it serves.
+    Version,
+}
+
+fn init_logging() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let targets = std::env::var("FERRY_LOG")
+        .ok()
+        .and_then(|s| s.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(targets))
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Version => {
+            println!("ferry {} (Kubernetes {})", env!("CARGO_PKG_VERSION"), ferry_apiserver::GIT_VERSION);
+            Ok(())
+        }
+        Command::Kubeconfig(args) => config::print_kubeconfig(&args),
+        Command::Up(args) | Command::Server(args) => {
+            init_logging();
+            run_async(control_plane::run(args))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(fut)
+}

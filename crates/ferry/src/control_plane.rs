@@ -1,0 +1,103 @@
+//! The control plane role: PKI, store, API server, controllers, until SIGINT/SIGTERM.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use ferry_apiserver::{ApiConfig, ApiMetrics, ApiServer};
+use ferry_pki::{Pki, PkiOptions};
+use ferry_runtime::Client;
+use ferry_store::EmbeddedStore;
+
+use crate::config::ServerArgs;
+use crate::in_process::InProcess;
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("create data dir {}", args.data_dir.display()))?;
+    say(&format!("ferry {}: data dir {}", env!("CARGO_PKG_VERSION"), args.data_dir.display()));
+
+    say("preparing certificates (cluster CA, API serving and admin certificates)");
+    let mut options = PkiOptions::default();
+    options.extra_ips.push(args.advertise_address.into());
+    options.extra_ips.extend(args.listen_addresses.iter().map(|ip| std::net::IpAddr::from(*ip)));
+    let pki = Pki::load_or_create(&args.data_dir.join("pki"), &options).context("prepare the PKI")?;
+
+    say("opening the store");
+    let store = EmbeddedStore::open(&args.data_dir.join("store.redb"))
+        .await
+        .context("open the embedded store")?;
+
+    let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
+    let metrics = ApiMetrics::new(registry);
+    let config = ApiConfig {
+        service_cidr: args.service_cidr.parse().context("--service-cidr")?,
+        node_ports: args.node_port_range.parse().context("--node-port-range")?,
+        advertise_address: args.advertise_address,
+        secure_port: args.port,
+        listen: args.listen(),
+    };
+    say("starting the API server");
+    let server = ApiServer::start(store.clone(), config, metrics).await.context("start the API server")?;
+
+    let server_url = format!("https://127.0.0.1:{}", args.port);
+    let kubeconfig = ferry_pki::kubeconfig(&server_url, &pki, "ferry");
+    write_private(&args.kubeconfig_path(), &kubeconfig)?;
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let tls = pki.server_config().context("TLS configuration")?;
+    let serving = tokio::spawn(ferry_apiserver::serve(server.clone(), tls, shutdown.clone()));
+
+    let client = Client::new(Arc::new(InProcess::new(server.clone(), "system:kube-controller-manager", &[])));
+    ferry_controllers::spawn_all(client, shutdown.clone(), &mut tasks);
+
+    say(&format!("the cluster is ready: API at {server_url}"));
+    say(&format!("  export KUBECONFIG={}", args.kubeconfig_path().display()));
+
+    wait_for_signal().await;
+    say("stopping");
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    match serving.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e).context("serve the API"),
+        Err(e) => return Err(e).context("API server task"),
+    }
+    store.close().await;
+    say("stopped");
+    Ok(())
+}
+
+/// Progress for the person who typed `ferry up`, on stdout; logs go to stderr.
+fn say(line: &str) {
+    println!("{line}");
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("write {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("write {}", path.display()))
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
