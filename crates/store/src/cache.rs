@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::broadcast;
 
 use crate::apply::Outcome;
+use crate::writer::Loaded;
 use crate::{Event, EventKind, KeyValue, ListResponse, Revision, StoreError};
 
 /// The events of one commit, as sent to every live watcher.
@@ -62,24 +63,26 @@ struct State {
 }
 
 impl Cache {
-    pub(crate) fn new(
-        kvs: BTreeMap<String, KeyValue>,
-        revision: Revision,
-        compacted: Revision,
-        limits: CacheLimits,
-    ) -> Self {
+    /// A cache of what the store file holds; its ring starts with the loaded recent events.
+    pub(crate) fn new(loaded: Loaded, limits: CacheLimits) -> Self {
         let (live, _) = broadcast::channel(limits.watch_buffer.max(1));
+        let ring_floor = loaded
+            .recent
+            .first()
+            .map_or(loaded.revision, |oldest| oldest.revision() - 1);
+        let mut state = State {
+            kvs: loaded.kvs,
+            revision: loaded.revision,
+            compacted: loaded.compacted,
+            ring: VecDeque::new(),
+            ring_floor,
+            ring_bytes: 0,
+            limits,
+            live: Some(live),
+        };
+        state.push_ring(loaded.recent);
         Cache {
-            state: RwLock::new(State {
-                kvs,
-                revision,
-                compacted,
-                ring: VecDeque::new(),
-                ring_floor: revision,
-                ring_bytes: 0,
-                limits,
-                live: Some(live),
-            }),
+            state: RwLock::new(state),
         }
     }
 
@@ -332,12 +335,19 @@ mod tests {
     use crate::apply::Batch;
     use crate::Txn;
 
-    fn limits(ring_events: usize) -> CacheLimits {
-        CacheLimits {
+    fn empty(ring_events: usize) -> Cache {
+        let loaded = Loaded {
+            kvs: BTreeMap::new(),
+            revision: 0,
+            compacted: 0,
+            recent: Vec::new(),
+        };
+        let limits = CacheLimits {
             ring_events,
             ring_bytes: usize::MAX,
             watch_buffer: 16,
-        }
+        };
+        Cache::new(loaded, limits)
     }
 
     /// Commits each txn as its own batch.
@@ -369,7 +379,7 @@ mod tests {
 
     #[test]
     fn lists_at_past_revisions_from_the_ring() {
-        let cache = Cache::new(BTreeMap::new(), 0, 0, limits(3));
+        let cache = empty(3);
         commit(
             &cache,
             vec![
@@ -402,7 +412,7 @@ mod tests {
 
     #[test]
     fn ring_keeps_whole_revisions_and_respects_compaction() {
-        let cache = Cache::new(BTreeMap::new(), 0, 0, limits(2));
+        let cache = empty(2);
         commit(&cache, vec![Txn::create("/a", "1"), Txn::create("/b", "2")]);
         let sub = cache.subscribe("/", 1).unwrap();
         assert_eq!(sub.pending.len(), 2);

@@ -33,7 +33,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             ring_events: 100_000,
-            ring_bytes: 256 << 20,
+            ring_bytes: 128 << 20,
             watch_buffer: 4096,
             max_batch: 1024,
             queue: 4096,
@@ -104,7 +104,7 @@ impl EmbeddedStore {
     ) -> Result<Arc<Self>, StoreError> {
         let (db, loaded) = tokio::task::spawn_blocking(move || {
             let db = open()?;
-            let loaded = writer::load(&db)?;
+            let loaded = writer::load(&db, config.ring_events)?;
             Ok::<_, StoreError>((db, loaded))
         })
         .await
@@ -119,12 +119,7 @@ impl EmbeddedStore {
             ring_bytes: config.ring_bytes,
             watch_buffer: config.watch_buffer,
         };
-        let cache = Arc::new(Cache::new(
-            loaded.kvs,
-            loaded.revision,
-            loaded.compacted,
-            limits,
-        ));
+        let cache = Arc::new(Cache::new(loaded, limits));
         let counters = Arc::new(Counters::default());
         let (requests, receiver) = mpsc::channel(config.queue.max(1));
         let writer = Writer {

@@ -27,12 +27,16 @@
 //!   replies. Many concurrent writers therefore share one fsync.
 //! - **Watch cache**: the current keys live in a `BTreeMap` (loaded at open, updated after each
 //!   commit), so `get` and latest `list` never touch the disk. Recent events live in an in-memory
-//!   ring and are fanned out through a broadcast channel, so a thousand watchers cost no storage
-//!   reads. Publishing and subscribing happen under one lock, so a watcher's catch-up (from the
+//!   ring (seeded from the tail of the log at open, bounded in events and bytes) and are fanned
+//!   out through a broadcast channel, so a thousand watchers cost no storage reads. Publishing and subscribing happen under one lock, so a watcher's catch-up (from the
 //!   ring, or from the `log` table when older than the ring) joins the live stream with no gap and
 //!   no duplicate. A list at a past revision undoes the newer events, using the `prev` records.
+//! - **Crash safety** is redb's: a commit is atomic and, once `commit` returns, durable; after a
+//!   crash the file reopens at the last commit, so every acknowledged write is there.
 //! - A watcher that falls behind the broadcast buffer resumes from the ring; if the ring no longer
 //!   holds its position it gets [`StoreError::Lagged`] and its client re-lists.
+//! - [`EmbeddedStore::in_memory`] runs the same code on redb's in-memory backend, for tests of
+//!   other crates.
 
 mod apply;
 mod cache;

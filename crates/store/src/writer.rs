@@ -58,6 +58,8 @@ pub(crate) struct Loaded {
     pub(crate) kvs: BTreeMap<String, KeyValue>,
     pub(crate) revision: Revision,
     pub(crate) compacted: Revision,
+    /// The most recent logged events, oldest first, to seed the watch cache's ring.
+    pub(crate) recent: Vec<Event>,
 }
 
 /// Counters the writer keeps, readable at any time.
@@ -80,8 +82,9 @@ pub(crate) fn open_memory() -> Result<Database, StoreError> {
         .map_err(StoreError::backend("create an in-memory store"))
 }
 
-/// Creates missing tables and reads the current records and counters; blocking.
-pub(crate) fn load(db: &Database) -> Result<Loaded, StoreError> {
+/// Creates missing tables and reads the current records, the counters and the last
+/// `recent_events` (or a few more) logged events; blocking.
+pub(crate) fn load(db: &Database, recent_events: usize) -> Result<Loaded, StoreError> {
     let txn = db
         .begin_write()
         .map_err(StoreError::backend("begin the table setup"))?;
@@ -121,10 +124,29 @@ pub(crate) fn load(db: &Database) -> Result<Loaded, StoreError> {
         let kv = decode_kv(key.value(), value.value())?;
         kvs.insert(kv.key.clone(), kv);
     }
+    let log = read
+        .open_table(LOG)
+        .map_err(StoreError::backend("open the log table"))?;
+    let mut recent = Vec::new();
+    let mut count = 0;
+    for entry in log
+        .iter()
+        .map_err(StoreError::backend("scan the log table"))?
+        .rev()
+    {
+        if count >= recent_events {
+            break;
+        }
+        let (revision, value) = entry.map_err(StoreError::backend("scan the log table"))?;
+        let events = decode_events(revision.value(), value.value())?;
+        count += events.len();
+        recent.push(events);
+    }
     Ok(Loaded {
         kvs,
         revision,
         compacted,
+        recent: recent.into_iter().rev().flatten().collect(),
     })
 }
 
