@@ -1,5 +1,6 @@
 //! The byte layout of records in the store file: a key's latest record (`kv` table) and the
-//! events of one revision (`log` table). Little-endian integers, length-prefixed byte strings.
+//! events of one revision (`log` table). Little-endian integers, byte strings and counts
+//! prefixed with their length as a `u64`.
 
 use bytes::Bytes;
 
@@ -26,7 +27,7 @@ pub(crate) fn decode_kv(key: &str, bytes: &[u8]) -> Result<KeyValue, StoreError>
 /// any; a `Delete` stores only the deleted record, from which the event is rebuilt.
 pub(crate) fn encode_events(events: &[Event]) -> Vec<u8> {
     let mut out = Vec::new();
-    put_u32(&mut out, events.len());
+    put_len(&mut out, events.len());
     for event in events {
         put_bytes(&mut out, event.kv.key.as_bytes());
         match (event.kind, &event.prev) {
@@ -57,7 +58,7 @@ pub(crate) fn encode_events(events: &[Event]) -> Vec<u8> {
 
 pub(crate) fn decode_events(revision: Revision, bytes: &[u8]) -> Result<Vec<Event>, StoreError> {
     let mut reader = Reader::new(bytes, "log entry");
-    let count = reader.u32()?;
+    let count = reader.len()?;
     let mut events = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
         let key = reader.string()?;
@@ -92,14 +93,13 @@ fn put_record(out: &mut Vec<u8>, kv: &KeyValue) {
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    put_u32(out, bytes.len());
+    put_len(out, bytes.len());
     out.extend_from_slice(bytes);
 }
 
-fn put_u32(out: &mut Vec<u8>, n: usize) {
-    // Invariant: keys, values and events per revision are far below 4 GiB; the API server
-    // limits objects to a few MiB.
-    let n = u32::try_from(n).unwrap_or(u32::MAX);
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    // usize is at most 64 bits on every supported target, so this never saturates.
+    let n = u64::try_from(n).unwrap_or(u64::MAX);
     out.extend_from_slice(&n.to_le_bytes());
 }
 
@@ -136,8 +136,8 @@ impl<'a> Reader<'a> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn u32(&mut self) -> Result<usize, StoreError> {
-        let n = u32::from_le_bytes(self.array()?);
+    fn len(&mut self) -> Result<usize, StoreError> {
+        let n = u64::from_le_bytes(self.array()?);
         usize::try_from(n).map_err(|_| self.corrupt())
     }
 
@@ -146,7 +146,7 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes(&mut self) -> Result<&'a [u8], StoreError> {
-        let len = self.u32()?;
+        let len = self.len()?;
         self.take(len)
     }
 

@@ -9,7 +9,7 @@ use redb::Database;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::cache::{undo, Cache, CacheLimits, ListPlan};
-use crate::writer::{self, Counters, LogRead, Request, Writer};
+use crate::writer::{self, Counters, LogQuery, LogRead, Request, WriteRequest, Writer};
 use crate::{
     KeyValue, ListResponse, Revision, Store, StoreError, StoreFuture, Txn, TxnResponse, Watch,
 };
@@ -159,11 +159,13 @@ impl EmbeddedStore {
         to: Revision,
     ) -> Result<LogRead, StoreError> {
         let prefix = prefix.to_owned();
-        self.request(|reply| Request::ReadLog {
-            prefix,
-            from,
-            to,
-            reply,
+        self.request(|reply| {
+            Request::ReadLog(LogQuery {
+                prefix,
+                from,
+                to,
+                reply,
+            })
         })
         .await
     }
@@ -212,7 +214,7 @@ impl EmbeddedStore {
 
 impl Store for EmbeddedStore {
     fn txn(&self, txn: Txn) -> StoreFuture<'_, TxnResponse> {
-        Box::pin(self.request(|reply| Request::Txn { txn, reply }))
+        Box::pin(self.request(|reply| Request::Write(WriteRequest::Txn { txn, reply })))
     }
 
     fn get(&self, key: &str) -> StoreFuture<'_, Option<KeyValue>> {
@@ -231,7 +233,9 @@ impl Store for EmbeddedStore {
     }
 
     fn compact(&self, revision: Revision) -> StoreFuture<'_, ()> {
-        Box::pin(self.request(move |reply| Request::Compact { revision, reply }))
+        Box::pin(
+            self.request(move |reply| Request::Write(WriteRequest::Compact { revision, reply })),
+        )
     }
 
     fn current_revision(&self) -> Revision {

@@ -216,7 +216,8 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// The store as the API server sees it; object-safe so that `Arc<dyn Store>` can hold the
 /// embedded backend or an etcd client.
 pub trait Store: Send + Sync + 'static {
-    /// Apply a transaction; durable once the future resolves with `Ok`.
+    /// Apply a transaction; durable once the future resolves with `Ok`. A transaction whose
+    /// future is dropped after it was queued may still be applied, as with etcd.
     fn txn(&self, txn: Txn) -> StoreFuture<'_, TxnResponse>;
     /// The current record of `key`.
     fn get(&self, key: &str) -> StoreFuture<'_, Option<KeyValue>>;

@@ -26,6 +26,13 @@ const COMPACTED: &str = "compacted";
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 pub(crate) enum Request {
+    Write(WriteRequest),
+    ReadLog(LogQuery),
+    Close { reply: oneshot::Sender<()> },
+}
+
+/// A request that changes the store; those of one drain share a commit.
+pub(crate) enum WriteRequest {
     Txn {
         txn: Txn,
         reply: Reply<TxnResponse>,
@@ -34,16 +41,14 @@ pub(crate) enum Request {
         revision: Revision,
         reply: Reply<()>,
     },
-    /// The logged events under `prefix` with revisions in `from..=to`.
-    ReadLog {
-        prefix: String,
-        from: Revision,
-        to: Revision,
-        reply: Reply<LogRead>,
-    },
-    Close {
-        reply: oneshot::Sender<()>,
-    },
+}
+
+/// The logged events under `prefix` with revisions in `from..=to`.
+pub(crate) struct LogQuery {
+    pub(crate) prefix: String,
+    pub(crate) from: Revision,
+    pub(crate) to: Revision,
+    pub(crate) reply: Reply<LogRead>,
 }
 
 /// Events read from the log, with the compacted revision of the same snapshot so that the
@@ -191,42 +196,34 @@ impl Writer {
         let mut close = None;
         for request in queued {
             match request {
+                Request::Write(write) => writes.push(write),
+                Request::ReadLog(query) => reads.push(query),
                 Request::Close { reply } => close = Some(reply),
-                Request::ReadLog { .. } => reads.push(request),
-                write => writes.push(write),
             }
         }
         if !writes.is_empty() {
             self.write_group(writes);
         }
-        for read in reads {
-            if let Request::ReadLog {
-                prefix,
-                from,
-                to,
-                reply,
-            } = read
-            {
-                self.counters.log_reads.fetch_add(1, Ordering::Relaxed);
-                // The caller may have given up waiting; nothing to do then.
-                let _ = reply.send(read_log(&self.db, &prefix, from, to));
-            }
+        for query in reads {
+            self.counters.log_reads.fetch_add(1, Ordering::Relaxed);
+            // The caller may have given up waiting; nothing to do then.
+            let read = read_log(&self.db, &query);
+            let _ = query.reply.send(read);
         }
         close
     }
 
     /// Applies the group in memory, commits it once, publishes it, then answers every caller.
-    fn write_group(&mut self, requests: Vec<Request>) {
+    fn write_group(&mut self, requests: Vec<WriteRequest>) {
         let (outcome, writes) = self.cache.with_committed(|kvs, revision, compacted| {
             let mut batch = Batch::new(kvs, revision, compacted);
             let writes: Vec<Write> = requests
                 .into_iter()
-                .filter_map(|request| match request {
-                    Request::Txn { txn, reply } => Some(Write::Txn(reply, batch.txn(txn))),
-                    Request::Compact { revision, reply } => {
-                        Some(Write::Compact(reply, batch.compact(revision)))
+                .map(|request| match request {
+                    WriteRequest::Txn { txn, reply } => Write::Txn(reply, batch.txn(txn)),
+                    WriteRequest::Compact { revision, reply } => {
+                        Write::Compact(reply, batch.compact(revision))
                     }
-                    Request::ReadLog { .. } | Request::Close { .. } => None,
                 })
                 .collect();
             (batch.finish(), writes)
@@ -276,9 +273,13 @@ impl Writer {
 
 fn refuse(request: Request) {
     match request {
-        Request::Txn { reply, .. } => drop(reply.send(Err(StoreError::Closed))),
-        Request::Compact { reply, .. } => drop(reply.send(Err(StoreError::Closed))),
-        Request::ReadLog { reply, .. } => drop(reply.send(Err(StoreError::Closed))),
+        Request::Write(WriteRequest::Txn { reply, .. }) => {
+            drop(reply.send(Err(StoreError::Closed)))
+        }
+        Request::Write(WriteRequest::Compact { reply, .. }) => {
+            drop(reply.send(Err(StoreError::Closed)))
+        }
+        Request::ReadLog(query) => drop(query.reply.send(Err(StoreError::Closed))),
         Request::Close { reply } => drop(reply.send(())),
     }
 }
@@ -324,13 +325,9 @@ fn persist(db: &Database, outcome: &Outcome) -> Result<(), StoreError> {
     txn.commit().map_err(StoreError::backend("commit"))
 }
 
-/// Reads the logged events under `prefix` in `from..=to` from one snapshot.
-fn read_log(
-    db: &Database,
-    prefix: &str,
-    from: Revision,
-    to: Revision,
-) -> Result<LogRead, StoreError> {
+/// Answers `query` from one snapshot of the log.
+fn read_log(db: &Database, query: &LogQuery) -> Result<LogRead, StoreError> {
+    let (prefix, from, to) = (query.prefix.as_str(), query.from, query.to);
     let read = db
         .begin_read()
         .map_err(StoreError::backend("begin a log read"))?;
