@@ -6,6 +6,7 @@
 pub mod field;
 pub mod kind;
 pub mod printers;
+pub mod protobuf;
 pub mod resource;
 mod resources;
 pub mod status;
