@@ -1,41 +1,37 @@
-//! IPv4 CIDRs and port ranges, parsed from the strings flags and users give.
+//! IPv4 CIDRs and port ranges, parsed from the strings flags and users give, plus Go's lenient
+//! ("sloppy") IPv4 parsing that Kubernetes validation accepts.
 
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
-/// A malformed CIDR or port range.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what}: {input:?}")]
-pub struct ParseError {
-    what: &'static str,
-    input: String,
-}
+use crate::IpamError;
 
-/// An IPv4 network such as `10.96.0.0/12` (the address is kept as its network address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An IPv4 network such as `10.96.0.0/12`.
+///
+/// Invariant: `network` has no bits set below the prefix (`10.96.5.7/12` parses to
+/// `10.96.0.0/12`, as Go's `ParseCIDR` returns it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ipv4Cidr {
     network: Ipv4Addr,
     prefix: u8,
 }
 
 impl Ipv4Cidr {
-    pub fn new(addr: Ipv4Addr, prefix: u8) -> Result<Self, ParseError> {
+    /// The network of `addr` with `prefix` bits; the host bits of `addr` are dropped.
+    pub fn new(addr: Ipv4Addr, prefix: u8) -> Result<Self, IpamError> {
         if prefix > 32 {
-            return Err(ParseError { what: "CIDR prefix", input: prefix.to_string() });
+            return Err(IpamError::InvalidCidr {
+                input: format!("{addr}/{prefix}"),
+            });
         }
-        let mask = Self::mask(prefix);
-        Ok(Ipv4Cidr { network: Ipv4Addr::from(u32::from(addr) & mask), prefix })
+        Ok(Ipv4Cidr {
+            network: Ipv4Addr::from(u32::from(addr) & mask(prefix)),
+            prefix,
+        })
     }
 
-    fn mask(prefix: u8) -> u32 {
-        if prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(prefix))
-        }
-    }
-
+    /// The network address.
     pub fn network(&self) -> Ipv4Addr {
         self.network
     }
@@ -44,42 +40,68 @@ impl Ipv4Cidr {
         self.prefix
     }
 
-    /// Number of addresses in the network.
+    /// Number of addresses in the network, network and broadcast included.
     pub fn size(&self) -> u64 {
         1u64 << (32 - u32::from(self.prefix))
     }
 
-    /// Addresses other than the network and broadcast addresses.
-    pub fn usable_hosts(&self) -> u64 {
-        self.size().saturating_sub(2)
+    /// The last address of the network.
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network) | !mask(self.prefix))
     }
 
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        u32::from(ip) & Self::mask(self.prefix) == u32::from(self.network)
+        u32::from(ip) & mask(self.prefix) == u32::from(self.network)
     }
 
-    /// The `n`-th address of the network (0 = the network address).
+    /// The `n`-th address of the network, counting the network address as 0:
+    /// `10.96.0.0/12`.nth_host(10) is `10.96.0.10`.
     pub fn nth_host(&self, n: u64) -> Option<Ipv4Addr> {
         if n >= self.size() {
             return None;
         }
-        let addr = u64::from(u32::from(self.network)) + n;
-        u32::try_from(addr).ok().map(Ipv4Addr::from)
+        u32::try_from(u64::from(u32::from(self.network)) + n)
+            .ok()
+            .map(Ipv4Addr::from)
     }
 
-    /// The index of `ip` in the network, if it is inside.
+    /// The index of `ip` in the network (the inverse of [`Ipv4Cidr::nth_host`]).
     pub fn host_index(&self, ip: Ipv4Addr) -> Option<u64> {
-        self.contains(ip).then(|| u64::from(u32::from(ip) - u32::from(self.network)))
+        self.contains(ip)
+            .then(|| u64::from(u32::from(ip) - u32::from(self.network)))
+    }
+
+    /// The `n`-th subnet of length `prefix` inside this network.
+    pub(crate) fn nth_subnet(&self, prefix: u8, n: u64) -> Option<Ipv4Cidr> {
+        if prefix < self.prefix || prefix > 32 {
+            return None;
+        }
+        let step = 1u64 << (32 - u32::from(prefix));
+        let addr = self.nth_host(n.checked_mul(step)?)?;
+        Ipv4Cidr::new(addr, prefix).ok()
+    }
+}
+
+fn mask(prefix: u8) -> u32 {
+    match prefix {
+        0 => 0,
+        p => u32::MAX << (32 - u32::from(p.min(32))),
     }
 }
 
 impl FromStr for Ipv4Cidr {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        let err = || ParseError { what: "CIDR", input: s.to_string() };
+    type Err = IpamError;
+
+    /// Parses `a.b.c.d/n` the way Go's `ParseCIDRSloppy` does (leading zeros allowed).
+    fn from_str(s: &str) -> Result<Self, IpamError> {
+        let err = || IpamError::InvalidCidr {
+            input: s.to_string(),
+        };
         let (addr, prefix) = s.split_once('/').ok_or_else(err)?;
-        let addr: Ipv4Addr = addr.parse().map_err(|_| err())?;
-        let prefix: u8 = prefix.parse().map_err(|_| err())?;
+        let addr = parse_ipv4_sloppy(addr).ok_or_else(err)?;
+        let prefix = decimal(prefix)
+            .and_then(|p| u8::try_from(p).ok())
+            .ok_or_else(err)?;
         Ipv4Cidr::new(addr, prefix).map_err(|_| err())
     }
 }
@@ -90,38 +112,100 @@ impl fmt::Display for Ipv4Cidr {
     }
 }
 
+/// Parses dotted-quad IPv4 text as Go's `net.ParseIP` did before 1.17 (and `ParseIPSloppy`
+/// still does): each of the four fields is decimal, leading zeros allowed, at most 255.
+/// Kubernetes accepts such addresses (`010.096.000.001` is `10.96.0.1`), so the allocators
+/// must read them the same way.
+pub fn parse_ipv4_sloppy(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut fields = s.split('.');
+    for octet in &mut octets {
+        *octet = u8::try_from(decimal(fields.next()?)?).ok()?;
+    }
+    fields.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
+/// A non-empty run of ASCII digits as a number; `None` for anything else or on overflow.
+fn decimal(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.bytes().try_fold(0u32, |n, b| {
+        n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
+}
+
 /// An inclusive port range such as `30000-32767`.
+///
+/// Invariant: `first <= last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortRange {
-    pub first: u16,
-    pub last: u16,
+    first: u16,
+    last: u16,
 }
 
 impl PortRange {
+    pub fn new(first: u16, last: u16) -> Result<Self, IpamError> {
+        if last < first {
+            return Err(IpamError::InvalidPortRange {
+                input: format!("{first}-{last}"),
+            });
+        }
+        Ok(PortRange { first, last })
+    }
+
+    pub fn first(&self) -> u16 {
+        self.first
+    }
+
+    pub fn last(&self) -> u16 {
+        self.last
+    }
+
     pub fn contains(&self, port: u16) -> bool {
         (self.first..=self.last).contains(&port)
     }
 
-    pub fn len(&self) -> u64 {
+    /// Number of ports in the range (never zero).
+    pub fn size(&self) -> u64 {
         u64::from(self.last - self.first) + 1
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        false
+impl Default for PortRange {
+    /// kube-apiserver's default `--service-node-port-range`.
+    fn default() -> Self {
+        PortRange {
+            first: 30000,
+            last: 32767,
+        }
     }
 }
 
 impl FromStr for PortRange {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        let err = || ParseError { what: "port range", input: s.to_string() };
-        let (a, b) = s.split_once('-').ok_or_else(err)?;
-        let first: u16 = a.trim().parse().map_err(|_| err())?;
-        let last: u16 = b.trim().parse().map_err(|_| err())?;
-        if first == 0 || first > last {
-            return Err(err());
-        }
-        Ok(PortRange { first, last })
+    type Err = IpamError;
+
+    /// Parses the forms Go's `net.ParsePortRange` takes: `30000-32767`, `30000+2767`, `30000`.
+    fn from_str(s: &str) -> Result<Self, IpamError> {
+        let err = || IpamError::InvalidPortRange {
+            input: s.to_string(),
+        };
+        let port = |t: &str| decimal(t.trim()).and_then(|p| u16::try_from(p).ok());
+        let s_trim = s.trim();
+        let (first, last) = match (s_trim.split_once('-'), s_trim.split_once('+')) {
+            (Some((a, b)), None) => (port(a).ok_or_else(err)?, port(b).ok_or_else(err)?),
+            (None, Some((a, n))) => {
+                let first = port(a).ok_or_else(err)?;
+                let last = first.checked_add(port(n).ok_or_else(err)?);
+                (first, last.ok_or_else(err)?)
+            }
+            (None, None) => {
+                let p = port(s_trim).ok_or_else(err)?;
+                (p, p)
+            }
+            (Some(_), Some(_)) => return Err(err()),
+        };
+        PortRange::new(first, last).map_err(|_| err())
     }
 }
 
@@ -136,16 +220,90 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_and_print() {
-        let c: Ipv4Cidr = "10.96.5.7/12".parse().expect("cidr");
+    fn cidrs_parse_to_their_network_and_print_back() {
+        let c: Ipv4Cidr = "10.96.5.7/12".parse().unwrap();
         assert_eq!(c.to_string(), "10.96.0.0/12");
+        assert_eq!(c.size(), 1 << 20);
+        assert_eq!(c.broadcast(), Ipv4Addr::new(10, 111, 255, 255));
         assert_eq!(c.nth_host(1), Some(Ipv4Addr::new(10, 96, 0, 1)));
+        assert_eq!(c.nth_host(10), Some(Ipv4Addr::new(10, 96, 0, 10)));
+        assert_eq!(c.nth_host(1 << 20), None);
+        assert_eq!(c.host_index(Ipv4Addr::new(10, 96, 1, 0)), Some(256));
         assert!(c.contains(Ipv4Addr::new(10, 111, 255, 254)));
         assert!(!c.contains(Ipv4Addr::new(10, 112, 0, 0)));
-        assert!("10.96.0.0".parse::<Ipv4Cidr>().is_err());
-        assert!("10.96.0.0/33".parse::<Ipv4Cidr>().is_err());
-        let r: PortRange = "30000-32767".parse().expect("range");
-        assert_eq!((r.len(), r.to_string()), (2768, "30000-32767".to_string()));
-        assert!("5-1".parse::<PortRange>().is_err());
+        assert_eq!("010.096.0.0/012".parse::<Ipv4Cidr>().unwrap(), c);
+    }
+
+    #[test]
+    fn bad_cidrs_are_refused() {
+        for bad in [
+            "10.96.0.0",
+            "10.96.0.0/33",
+            "10.96.0/12",
+            "10.96.0.0/",
+            "a/8",
+            "1.2.3.4/-1",
+        ] {
+            assert_eq!(
+                bad.parse::<Ipv4Cidr>(),
+                Err(IpamError::InvalidCidr {
+                    input: bad.to_string()
+                }),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            "10.96.0.0/x".parse::<Ipv4Cidr>().unwrap_err().to_string(),
+            "invalid CIDR address: 10.96.0.0/x"
+        );
+    }
+
+    #[test]
+    fn sloppy_ipv4_takes_leading_zeros_like_go() {
+        assert_eq!(
+            parse_ipv4_sloppy("010.096.000.001"),
+            Some(Ipv4Addr::new(10, 96, 0, 1))
+        );
+        for bad in [
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            " 1.2.3.4",
+            "::1",
+            "",
+        ] {
+            assert_eq!(parse_ipv4_sloppy(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn subnets_step_through_the_network() {
+        let c: Ipv4Cidr = "10.244.0.0/16".parse().unwrap();
+        assert_eq!(
+            c.nth_subnet(24, 3).map(|s| s.to_string()),
+            Some("10.244.3.0/24".to_string())
+        );
+        assert_eq!(c.nth_subnet(24, 256), None);
+        assert_eq!(c.nth_subnet(8, 0), None);
+    }
+
+    #[test]
+    fn port_ranges_in_every_notation() {
+        let r: PortRange = "30000-32767".parse().unwrap();
+        assert_eq!((r.size(), r.to_string()), (2768, "30000-32767".to_string()));
+        assert_eq!(r, PortRange::default());
+        assert_eq!("30000+2767".parse::<PortRange>().unwrap(), r);
+        assert_eq!(
+            "8080".parse::<PortRange>().unwrap(),
+            PortRange::new(8080, 8080).unwrap()
+        );
+        for bad in ["5-1", "1-70000", "a-b", "1-2+3", "", "65535+1"] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            "5-1".parse::<PortRange>().unwrap_err().to_string(),
+            "unable to parse port range: 5-1"
+        );
     }
 }
