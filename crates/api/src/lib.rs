@@ -5,10 +5,12 @@
 
 pub mod field;
 pub mod kind;
+pub mod patch;
 pub mod printers;
 pub mod protobuf;
 pub mod resource;
 mod resources;
+pub mod selector;
 pub mod status;
 pub mod table;
 pub mod validation;
