@@ -126,6 +126,15 @@ pub fn age(
     }
 }
 
+/// The current time, for Age cells.
+pub fn now() -> Timestamp {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Timestamp::from_second(i64::try_from(seconds).unwrap_or(0)).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
 /// apimachinery's `duration.HumanDuration` for a number of seconds: `45s`, `5m3s`, `66m`, `7h12m`, `3d`.
 pub fn human_duration(seconds: i64) -> String {
     if seconds < -1 {

@@ -26,7 +26,7 @@ pub(crate) fn wants_aggregated(accept: Option<&str>) -> Option<&'static str> {
     None
 }
 
-fn resources_of(group: &str, version: &str) -> impl Iterator<Item = &'static ResourceInfo> + use<'_> {
+fn resources_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
     RESOURCES.iter().filter(move |r| r.group == group && r.version == version)
 }
 

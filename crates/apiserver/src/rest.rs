@@ -86,7 +86,7 @@ fn render_one(ctx: &Ctx, object: &Value, code: StatusCode) -> Reply {
     match ctx.format {
         Format::Table => {
             let rv = object::meta_str(object, "resourceVersion").unwrap_or("").to_string();
-            let row = table_row(ctx, object, Timestamp::now())?;
+            let row = table_row(ctx, object, ferry_api::table::now())?;
             Ok(response::json(code, &ferry_api::table::table(ctx.info.ops.columns(), vec![row], &rv, true)))
         }
         Format::Json => Ok(response::json(code, object)),
@@ -217,7 +217,7 @@ pub(crate) async fn list(srv: &ApiServer, ctx: &Ctx) -> Reply {
     }
     match ctx.format {
         Format::Table => {
-            let now = Timestamp::now();
+            let now = ferry_api::table::now();
             let rows = items
                 .iter()
                 .map(|o| table_row(ctx, o, now))
@@ -388,6 +388,11 @@ async fn create_object(srv: &ApiServer, ctx: &Ctx, body: &Value, warnings: &mut 
         let errs = [ferry_api::field::FieldError::required("metadata.name", "name or generateName is required")];
         return Err(invalid(ctx, &object, &errs));
     }
+    let key = object_key(ctx.info, ctx.namespace(), object::name(&object));
+    // An existing name is the clearer answer than an allocation error for its cluster IP.
+    if srv.store.get(&key).await.map_err(internal)?.is_some() {
+        return Err(ApiError::already_exists(&ctx.info.group_resource(), object::name(&object)));
+    }
     let claims = registry::prepare_create(srv, ctx.info, &mut object)?;
     let errors = ctx
         .info
@@ -403,7 +408,6 @@ async fn create_object(srv: &ApiServer, ctx: &Ctx, body: &Value, warnings: &mut 
         registry::abandon(srv, claims);
         return Ok(object);
     }
-    let key = object_key(ctx.info, ctx.namespace(), object::name(&object));
     let value = encode_for_store(&object)?;
     let mut txn = Txn::create(key, value);
     txn.compares.extend(claims.compares.iter().cloned());
@@ -650,8 +654,14 @@ pub(crate) async fn patch(srv: &ApiServer, ctx: &Ctx, body: &[u8], scope: Update
     loop {
         attempt += 1;
         let (current, revision) = srv.load_existing(ctx).await?;
-        let patched = ferry_api::patch::apply_patch(ctx.info.group, ctx.info.kind, &current, patch_type, body)
-            .map_err(|e| patch_error(ctx, e))?;
+        let patched = ferry_api::patch::apply_patch(
+            ferry_api::patch::PatchKindRef::new(ctx.info.group, ctx.info.kind),
+            &current,
+            patch_type,
+            body,
+        )
+            .map_err(patch_error)?;
+        let patched = strip_directives(patched);
         let pinned = body_resource_version(&patched).filter(|rv| *rv != revision);
         if pinned.is_some() {
             return Err(ApiError::stale(&ctx.info.group_resource(), ctx.name()));
@@ -674,14 +684,31 @@ pub(crate) async fn patch(srv: &ApiServer, ctx: &Ctx, body: &[u8], scope: Update
     }
 }
 
-fn patch_error(ctx: &Ctx, e: ferry_api::patch::PatchError) -> ApiError {
-    let _ = ctx;
-    ApiError {
-        code: 422,
-        reason: "Invalid",
-        message: e.to_string(),
-        details: None,
+/// Drops `$`-prefixed patch directives a strategic merge patch leaves inside values it copied
+/// from the patch; upstream's typed decoding drops them the same way.
+fn strip_directives(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k, strip_directives(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_directives).collect()),
+        other => other,
     }
+}
+
+/// A patch that does not apply, with the code and reason kube-apiserver answers with.
+fn patch_error(e: ferry_api::patch::PatchError) -> ApiError {
+    let code = e.status_code();
+    let reason = match code {
+        400 => "BadRequest",
+        413 => "RequestEntityTooLarge",
+        422 => "Invalid",
+        _ => "",
+    };
+    ApiError { code, reason, message: e.to_string(), details: None }
 }
 
 /// `DeleteOptions` as far as ferry honours them.

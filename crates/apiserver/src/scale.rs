@@ -71,7 +71,12 @@ pub(crate) async fn write(srv: &ApiServer, ctx: &Ctx, body: &[u8], is_patch: boo
         let media = ctx.header("content-type").unwrap_or("").split(';').next().unwrap_or("").trim().to_string();
         let patch_type = ferry_api::patch::PatchType::from_content_type(&media)
             .ok_or_else(|| ApiError::unsupported_media_type(&media, &["application/merge-patch+json"]))?;
-        ferry_api::patch::apply_patch("autoscaling", "Scale", &current, patch_type, body)
+        ferry_api::patch::apply_patch(
+            ferry_api::patch::PatchKindRef::new("autoscaling", "Scale"),
+            &current,
+            patch_type,
+            body,
+        )
             .map_err(|e| ApiError::bad_request(e.to_string()))?
     } else {
         rest::decode_body(ctx, body)?

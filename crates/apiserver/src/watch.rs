@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
-use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -151,7 +150,7 @@ impl Watcher {
         let payload = match self.ctx.format {
             Format::Json => object.clone(),
             Format::Table => {
-                let Ok(row) = table_row(&self.ctx, object, Timestamp::now()) else { return true };
+                let Ok(row) = table_row(&self.ctx, object, ferry_api::table::now()) else { return true };
                 let rv = object::meta_str(object, "resourceVersion").unwrap_or("").to_string();
                 let with_columns = std::mem::replace(&mut self.first_table, false);
                 ferry_api::table::table(self.ctx.info.ops.columns(), vec![row], &rv, with_columns)

@@ -151,7 +151,7 @@ pub fn qualified_name(value: &str) -> Vec<String> {
     } else if name.len() > 63 {
         errs.push(format!("name part {}", max_len_error(63)));
     }
-    if !name.is_empty() && !matches_qualified_name_part(name) {
+    if !matches_qualified_name_part(name) {
         errs.push(format!(
             "name part {}",
             three_example_error(
