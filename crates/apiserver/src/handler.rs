@@ -124,6 +124,14 @@ impl ApiServer {
                 Some(doc) => openapi_answer(&doc, query),
                 None => response::error(&ApiError::no_such_path()),
             },
+            Route::OpenApiV2 if accept.is_some_and(|a| a.contains(openapi::V2_PROTOBUF)) => {
+                let mut resp = Response::new(response::full(openapi::v2_protobuf()));
+                // The requested media type is no valid MIME type for Go's parser; upstream
+                // answers with a plain binary type.
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                resp
+            }
             Route::OpenApiV2 | Route::NotFound | Route::Resource(_) => response::error(&ApiError::no_such_path()),
         }
     }

@@ -92,6 +92,27 @@ pub(crate) fn document_hash(doc: &Value) -> String {
     format!("{:016X}", h.finish())
 }
 
+/// The media type kubectl asks `/openapi/v2` for.
+pub(crate) const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+
+/// `GET /openapi/v2` in protobuf: a Swagger 2.0 document with no definitions. kubectl reads it
+/// only for group versions the v3 root does not list; finding no schema there, it skips
+/// client-side validation and reports the unknown kind itself (`no matches for kind ...`), as it
+/// does against a real cluster.
+pub(crate) fn v2_protobuf() -> Vec<u8> {
+    fn field(number: u8, payload: &[u8]) -> Vec<u8> {
+        // Wire type 2 (length-delimited); every payload here is shorter than 128 bytes.
+        let mut out = vec![(number << 3) | 2, payload.len() as u8];
+        out.extend_from_slice(payload);
+        out
+    }
+    let mut info = field(1, b"Kubernetes");
+    info.extend(field(2, crate::version::GIT_VERSION.as_bytes()));
+    let mut doc = field(1, b"2.0");
+    doc.extend(field(2, &info));
+    doc
+}
+
 /// `GET /openapi/v3`: where each group version's document is.
 pub(crate) fn root() -> Value {
     let mut paths = Map::new();
@@ -119,6 +140,13 @@ mod tests {
         assert_eq!(patch["operationId"], "patchCoreV1NamespacedService");
         let params = patch["parameters"].as_array().cloned().unwrap_or_default();
         assert!(params.iter().any(|p| p["name"] == "fieldValidation"));
+    }
+
+    #[test]
+    fn v2_document_is_swagger_2_with_info() {
+        let doc = v2_protobuf();
+        assert_eq!(&doc[..5], b"\x0a\x032.0");
+        assert!(doc.windows(10).any(|w| w == b"Kubernetes"));
     }
 
     #[test]

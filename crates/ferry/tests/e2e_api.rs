@@ -141,10 +141,9 @@ fn node_ports_are_allocated_and_never_shared() {
 fn kubectl_generators_and_edits() {
     let lab = Lab::start();
     let dir = tempfile::tempdir().expect("tmp");
-    let crt = dir.path().join("tls.cert");
-    let key = dir.path().join("tls.key");
-    std::fs::write(&crt, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").expect("write");
-    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n").expect("write");
+    // Any matching certificate and key will do; kubectl checks the pair before sending it.
+    let crt = lab.data_dir().join("pki/admin.crt");
+    let key = lab.data_dir().join("pki/admin.key");
     let created = lab.ok(&["create", "secret", "tls", "tls-secret", &format!("--cert={}", crt.display()), &format!("--key={}", key.display())]);
     assert_eq!(created, "secret/tls-secret created\n");
     let secret = support::columns(&lab.ok(&["get", "secret", "tls-secret", "--no-headers"]));
