@@ -48,7 +48,7 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<Details>,
+    pub details: Option<Box<Details>>,
 }
 
 /// `Status.details`.
@@ -66,7 +66,7 @@ impl ApiError {
             code,
             reason,
             message,
-            details,
+            details: details.map(Box::new),
         }
     }
 

@@ -11,17 +11,31 @@ use crate::{ApiServer, StartError};
 const NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 fn system_user() -> User {
-    User { name: "system:apiserver".to_string(), groups: vec!["system:masters".to_string()] }
+    User {
+        name: "system:apiserver".to_string(),
+        groups: vec!["system:masters".to_string()],
+    }
 }
 
-async fn send(srv: &ApiServer, method: Method, uri: &str, body: &Value) -> Result<StatusCode, StartError> {
-    let bytes = serde_json::to_vec(body).map_err(|e| StartError::Bootstrap { what: uri.to_string(), message: e.to_string() })?;
+async fn send(
+    srv: &ApiServer,
+    method: Method,
+    uri: &str,
+    body: &Value,
+) -> Result<StatusCode, StartError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| StartError::Bootstrap {
+        what: uri.to_string(),
+        message: e.to_string(),
+    })?;
     let req = Request::builder()
         .method(method)
         .uri(uri)
         .header("content-type", "application/json")
         .body(Bytes::from(bytes))
-        .map_err(|e| StartError::Bootstrap { what: uri.to_string(), message: e.to_string() })?;
+        .map_err(|e| StartError::Bootstrap {
+            what: uri.to_string(),
+            message: e.to_string(),
+        })?;
     let resp = srv.handle(req, Some(system_user())).await;
     Ok(resp.status())
 }
@@ -32,14 +46,27 @@ async fn ensure(srv: &ApiServer, uri: &str, body: Value) -> Result<(), StartErro
     if code.is_success() || code == StatusCode::CONFLICT {
         return Ok(());
     }
-    Err(StartError::Bootstrap { what: format!("{uri} {}", body["metadata"]["name"]), message: code.to_string() })
+    Err(StartError::Bootstrap {
+        what: format!("{uri} {}", body["metadata"]["name"]),
+        message: code.to_string(),
+    })
 }
 
 pub(crate) async fn ensure_defaults(srv: &ApiServer) -> Result<(), StartError> {
     for ns in NAMESPACES {
-        ensure(srv, "/api/v1/namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await?;
+        ensure(
+            srv,
+            "/api/v1/namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await?;
     }
-    let first_ip = srv.config.service_cidr.nth_host(1).map(|ip| ip.to_string()).unwrap_or_default();
+    let first_ip = srv
+        .config
+        .service_cidr
+        .nth_host(1)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     ensure(
         srv,
         "/api/v1/namespaces/default/services",
@@ -67,9 +94,18 @@ async fn publish_endpoints(srv: &ApiServer) -> Result<(), StartError> {
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
     });
-    let code = send(srv, Method::PUT, "/api/v1/namespaces/default/endpoints/kubernetes", &endpoints).await?;
+    let code = send(
+        srv,
+        Method::PUT,
+        "/api/v1/namespaces/default/endpoints/kubernetes",
+        &endpoints,
+    )
+    .await?;
     if !code.is_success() {
-        return Err(StartError::Bootstrap { what: "endpoints/kubernetes".into(), message: code.to_string() });
+        return Err(StartError::Bootstrap {
+            what: "endpoints/kubernetes".into(),
+            message: code.to_string(),
+        });
     }
     let slice = json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",

@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 use ferry_api::resource::{group_versions, ResourceInfo, RESOURCES};
 
 /// The media type aggregated discovery must be answered with, or kubectl reads it as legacy.
-pub(crate) const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub(crate) const AGGREGATED_V2: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 pub(crate) const AGGREGATED_V2BETA1: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
 
@@ -14,7 +15,8 @@ pub(crate) const AGGREGATED_V2BETA1: &str =
 pub(crate) fn wants_aggregated(accept: Option<&str>) -> Option<&'static str> {
     for media in accept.unwrap_or("").split(',') {
         let params: Vec<&str> = media.split(';').map(str::trim).collect();
-        if params.contains(&"as=APIGroupDiscoveryList") && params.contains(&"g=apidiscovery.k8s.io") {
+        if params.contains(&"as=APIGroupDiscoveryList") && params.contains(&"g=apidiscovery.k8s.io")
+        {
             if params.contains(&"v=v2") {
                 return Some(AGGREGATED_V2);
             }
@@ -26,8 +28,13 @@ pub(crate) fn wants_aggregated(accept: Option<&str>) -> Option<&'static str> {
     None
 }
 
-fn resources_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
-    RESOURCES.iter().filter(move |r| r.group == group && r.version == version)
+fn resources_of<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
+    RESOURCES
+        .iter()
+        .filter(move |r| r.group == group && r.version == version)
 }
 
 fn aggregated_resource(r: &ResourceInfo) -> Value {
@@ -173,8 +180,14 @@ pub(crate) fn api_resource_list(group: &str, version: &str) -> Option<Value> {
             resources.push(sub);
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 #[cfg(test)]

@@ -77,7 +77,12 @@ impl ApiServer {
         }
     }
 
-    fn non_resource(&self, route: &Route, headers: &http::HeaderMap, query: &Query) -> Response<Body> {
+    fn non_resource(
+        &self,
+        route: &Route,
+        headers: &http::HeaderMap,
+        query: &Query,
+    ) -> Response<Body> {
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
         match route {
             Route::Version => response::json(StatusCode::OK, &version::document()),
@@ -99,7 +104,11 @@ impl ApiServer {
                         } else {
                             "apidiscovery.k8s.io/v2beta1"
                         };
-                        response::json_with(StatusCode::OK, media, &discovery::aggregated(core, api_version))
+                        response::json_with(
+                            StatusCode::OK,
+                            media,
+                            &discovery::aggregated(core, api_version),
+                        )
                     }
                     None if core => response::json(
                         StatusCode::OK,
@@ -115,24 +124,32 @@ impl ApiServer {
                 Some(doc) => response::json(StatusCode::OK, &doc),
                 None => response::error(&ApiError::no_such_path()),
             },
-            Route::GroupVersion { group, version } => match discovery::api_resource_list(group, version) {
-                Some(doc) => response::json(StatusCode::OK, &doc),
-                None => response::error(&ApiError::no_such_path()),
-            },
+            Route::GroupVersion { group, version } => {
+                match discovery::api_resource_list(group, version) {
+                    Some(doc) => response::json(StatusCode::OK, &doc),
+                    None => response::error(&ApiError::no_such_path()),
+                }
+            }
             Route::OpenApiV3Root => response::json(StatusCode::OK, &openapi::root()),
-            Route::OpenApiV3 { group, version } => match openapi::group_version_document(group, version) {
-                Some(doc) => openapi_answer(&doc, query),
-                None => response::error(&ApiError::no_such_path()),
-            },
+            Route::OpenApiV3 { group, version } => {
+                match openapi::group_version_document(group, version) {
+                    Some(doc) => openapi_answer(&doc, query),
+                    None => response::error(&ApiError::no_such_path()),
+                }
+            }
             Route::OpenApiV2 if accept.is_some_and(|a| a.contains(openapi::V2_PROTOBUF)) => {
                 let mut resp = Response::new(response::full(openapi::v2_protobuf()));
                 // The requested media type is no valid MIME type for Go's parser; upstream
                 // answers with a plain binary type.
-                resp.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                );
                 resp
             }
-            Route::OpenApiV2 | Route::NotFound | Route::Resource(_) => response::error(&ApiError::no_such_path()),
+            Route::OpenApiV2 | Route::NotFound | Route::Resource(_) => {
+                response::error(&ApiError::no_such_path())
+            }
         }
     }
 
@@ -155,7 +172,13 @@ impl ApiServer {
         }
         let format = negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
         let watching = query.flag("watch") || path.watch_prefix;
-        let ctx = Ctx { info, path, query, format, headers };
+        let ctx = Ctx {
+            info,
+            path,
+            query,
+            format,
+            headers,
+        };
         let verb = verb_name(method, &ctx.path, &ctx.query);
         if !info.verbs.contains(&verb.to_lowercase().as_str()) && ctx.path.subresource.is_none() {
             return Err(ApiError::method_not_allowed());
@@ -168,15 +191,23 @@ impl ApiServer {
             (&Method::GET, true, Some("scale")) => scale::get(self, &ctx).await,
             (&Method::POST, false, None) => rest::create(self, &ctx, body).await,
             (&Method::PUT, true, None) => rest::update(self, &ctx, body, UpdateScope::Main).await,
-            (&Method::PUT, true, Some("status")) => rest::update(self, &ctx, body, UpdateScope::Status).await,
-            (&Method::PUT, true, Some("finalize")) => rest::update(self, &ctx, body, UpdateScope::Finalize).await,
+            (&Method::PUT, true, Some("status")) => {
+                rest::update(self, &ctx, body, UpdateScope::Status).await
+            }
+            (&Method::PUT, true, Some("finalize")) => {
+                rest::update(self, &ctx, body, UpdateScope::Finalize).await
+            }
             (&Method::PUT, true, Some("scale")) => scale::write(self, &ctx, body, false).await,
             (&Method::PATCH, true, None) => rest::patch(self, &ctx, body, UpdateScope::Main).await,
-            (&Method::PATCH, true, Some("status")) => rest::patch(self, &ctx, body, UpdateScope::Status).await,
+            (&Method::PATCH, true, Some("status")) => {
+                rest::patch(self, &ctx, body, UpdateScope::Status).await
+            }
             (&Method::PATCH, true, Some("scale")) => scale::write(self, &ctx, body, true).await,
             (&Method::DELETE, true, None) => rest::delete(self, &ctx, body).await,
             (&Method::DELETE, false, None) => rest::delete_collection(self, &ctx, body).await,
-            (_, true, Some("log" | "exec" | "attach" | "portforward")) => pod_not_running(self, &ctx).await,
+            (_, true, Some("log" | "exec" | "attach" | "portforward")) => {
+                pod_not_running(self, &ctx).await
+            }
             _ => Err(ApiError::method_not_allowed()),
         }
     }
@@ -186,7 +217,10 @@ impl ApiServer {
 /// kube-apiserver does for a pod that has no node.
 async fn pod_not_running(srv: &ApiServer, ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     rest::get(srv, ctx).await?;
-    Err(ApiError::bad_request(format!("pod {} does not have a host assigned", ctx.name())))
+    Err(ApiError::bad_request(format!(
+        "pod {} does not have a host assigned",
+        ctx.name()
+    )))
 }
 
 /// The Kubernetes verb of a request, for metrics and verb checks.
@@ -215,7 +249,8 @@ fn openapi_answer(doc: &serde_json::Value, query: &Query) -> Response<Body> {
     } else {
         "no-cache, private"
     };
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
         resp.headers_mut().insert(header::ETAG, etag);
     }

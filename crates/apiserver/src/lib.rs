@@ -67,10 +67,19 @@ pub enum StartError {
 impl ApiServer {
     /// Loads allocation state from the store and creates the objects every cluster has
     /// (default namespaces, the `kubernetes` Service and its endpoints).
-    pub async fn start(store: Arc<dyn Store>, config: ApiConfig, metrics: ApiMetrics) -> Result<Arc<Self>, StartError> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        config: ApiConfig,
+        metrics: ApiMetrics,
+    ) -> Result<Arc<Self>, StartError> {
         let allocators = registry::service::Allocators::new(config.service_cidr, config.node_ports);
         allocators.load(store.as_ref()).await?;
-        let server = Arc::new(ApiServer { store, config, allocators, metrics });
+        let server = Arc::new(ApiServer {
+            store,
+            config,
+            allocators,
+            metrics,
+        });
         bootstrap::ensure_defaults(&server).await?;
         Ok(server)
     }

@@ -53,7 +53,11 @@ impl ApiMetrics {
                 durations.clone(),
             );
         }
-        ApiMetrics { requests, durations, registry }
+        ApiMetrics {
+            requests,
+            durations,
+            registry,
+        }
     }
 
     /// The text exposition of everything in the registry.

@@ -26,7 +26,11 @@ fn operation_id(verb: &str, group: &str, version: &str, kind: &str, namespaced: 
         .split('-')
         .map(capitalize)
         .collect();
-    let group_part = if group.is_empty() { "Core".to_string() } else { group_part };
+    let group_part = if group.is_empty() {
+        "Core".to_string()
+    } else {
+        group_part
+    };
     let scope = if namespaced { "Namespaced" } else { "" };
     format!("{verb}{group_part}{}{scope}{kind}", capitalize(version))
 }
@@ -45,12 +49,19 @@ pub(crate) fn group_version_document(group: &str, version: &str) -> Option<Value
         return None;
     }
     let mut paths = Map::new();
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         let parameters: Vec<Value> = QUERY_PARAMS
             .iter()
             .map(|p| json!({"name": p, "in": "query", "schema": {"type": "string"}, "uniqueItems": true}))
             .collect();
-        let base = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let base = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
         let path = if r.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {
@@ -152,8 +163,13 @@ mod tests {
     #[test]
     fn root_links_every_group_version() {
         let r = root();
-        assert!(r["paths"]["api/v1"]["serverRelativeURL"].as_str().is_some_and(|u| u.starts_with("/openapi/v3/api/v1?hash=")));
+        assert!(r["paths"]["api/v1"]["serverRelativeURL"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("/openapi/v3/api/v1?hash=")));
         assert!(r["paths"].get("apis/apps/v1").is_some());
-        assert_eq!(operation_id("patch", "networking.k8s.io", "v1", "Ingress", true), "patchNetworkingV1NamespacedIngress");
+        assert_eq!(
+            operation_id("patch", "networking.k8s.io", "v1", "Ingress", true),
+            "patchNetworkingV1NamespacedIngress"
+        );
     }
 }

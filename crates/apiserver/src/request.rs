@@ -40,21 +40,37 @@ const NAMESPACE_SUBRESOURCES: &[&str] = &["status", "finalize"];
 
 /// Parses a request path.
 pub(crate) fn route(path: &str) -> Route {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
     match parts.as_slice() {
         ["version"] => Route::Version,
         [h @ ("healthz" | "livez" | "readyz"), ..] => Route::Health((*h).to_string()),
         ["metrics"] => Route::Metrics,
         ["openapi", "v2"] => Route::OpenApiV2,
         ["openapi", "v3"] => Route::OpenApiV3Root,
-        ["openapi", "v3", "api", "v1"] => Route::OpenApiV3 { group: String::new(), version: "v1".into() },
-        ["openapi", "v3", "apis", g, v] => Route::OpenApiV3 { group: (*g).into(), version: (*v).into() },
+        ["openapi", "v3", "api", "v1"] => Route::OpenApiV3 {
+            group: String::new(),
+            version: "v1".into(),
+        },
+        ["openapi", "v3", "apis", g, v] => Route::OpenApiV3 {
+            group: (*g).into(),
+            version: (*v).into(),
+        },
         ["api"] => Route::CoreGroup,
-        ["api", "v1"] => Route::GroupVersion { group: String::new(), version: "v1".into() },
+        ["api", "v1"] => Route::GroupVersion {
+            group: String::new(),
+            version: "v1".into(),
+        },
         ["api", "v1", rest @ ..] => resource_route("", "v1", rest),
         ["apis"] => Route::Groups,
         ["apis", g] => Route::Group((*g).into()),
-        ["apis", g, v] => Route::GroupVersion { group: (*g).into(), version: (*v).into() },
+        ["apis", g, v] => Route::GroupVersion {
+            group: (*g).into(),
+            version: (*v).into(),
+        },
         ["apis", g, v, rest @ ..] => resource_route(g, v, rest),
         _ => Route::NotFound,
     }
@@ -102,13 +118,19 @@ impl Query {
         let mut values: HashMap<String, Vec<String>> = HashMap::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            values.entry(percent_decode(k)).or_default().push(percent_decode(v));
+            values
+                .entry(percent_decode(k))
+                .or_default()
+                .push(percent_decode(v));
         }
         Query { values }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).and_then(|v| v.first()).map(String::as_str)
+        self.values
+            .get(key)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
 
     pub fn all(&self, key: &str) -> &[String] {
@@ -185,24 +207,55 @@ mod tests {
     #[test]
     fn paths_are_parsed_like_kube_apiserver() {
         let r = res("/api/v1/namespaces/default/services/kubia");
-        assert_eq!((r.namespace.as_deref(), r.resource.as_str(), r.name.as_deref()), (Some("default"), "services", Some("kubia")));
+        assert_eq!(
+            (
+                r.namespace.as_deref(),
+                r.resource.as_str(),
+                r.name.as_deref()
+            ),
+            (Some("default"), "services", Some("kubia"))
+        );
         let r = res("/api/v1/namespaces/default");
-        assert_eq!((r.namespace, r.resource.as_str(), r.name.as_deref()), (None, "namespaces", Some("default")));
+        assert_eq!(
+            (r.namespace, r.resource.as_str(), r.name.as_deref()),
+            (None, "namespaces", Some("default"))
+        );
         let r = res("/api/v1/namespaces/kube-system/status");
-        assert_eq!((r.resource.as_str(), r.name.as_deref(), r.subresource.as_deref()), ("namespaces", Some("kube-system"), Some("status")));
+        assert_eq!(
+            (
+                r.resource.as_str(),
+                r.name.as_deref(),
+                r.subresource.as_deref()
+            ),
+            ("namespaces", Some("kube-system"), Some("status"))
+        );
         let r = res("/api/v1/namespaces/default/pods");
-        assert_eq!((r.namespace.as_deref(), r.resource.as_str(), r.name), (Some("default"), "pods", None));
+        assert_eq!(
+            (r.namespace.as_deref(), r.resource.as_str(), r.name),
+            (Some("default"), "pods", None)
+        );
         let r = res("/apis/apps/v1/namespaces/ns1/deployments/web/scale");
-        assert_eq!((r.group.as_str(), r.subresource.as_deref()), ("apps", Some("scale")));
+        assert_eq!(
+            (r.group.as_str(), r.subresource.as_deref()),
+            ("apps", Some("scale"))
+        );
         let r = res("/api/v1/watch/namespaces/default/services");
         assert!(r.watch_prefix);
         assert_eq!(route("/apis/apps"), Route::Group("apps".into()));
-        assert_eq!(route("/openapi/v3/apis/apps/v1"), Route::OpenApiV3 { group: "apps".into(), version: "v1".into() });
+        assert_eq!(
+            route("/openapi/v3/apis/apps/v1"),
+            Route::OpenApiV3 {
+                group: "apps".into(),
+                version: "v1".into()
+            }
+        );
     }
 
     #[test]
     fn queries_decode_escapes() {
-        let q = Query::parse(Some("labelSelector=app%3Dkubia&command=sh&command=-c&command=exit+3"));
+        let q = Query::parse(Some(
+            "labelSelector=app%3Dkubia&command=sh&command=-c&command=exit+3",
+        ));
         assert_eq!(q.get("labelSelector"), Some("app=kubia"));
         assert_eq!(q.all("command"), ["sh", "-c", "exit 3"]);
     }

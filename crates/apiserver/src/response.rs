@@ -20,7 +20,11 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 }
 
 /// A JSON response with the given code and content type.
-pub(crate) fn json_with(code: StatusCode, content_type: &'static str, value: &Value) -> Response<Body> {
+pub(crate) fn json_with(
+    code: StatusCode,
+    content_type: &'static str,
+    value: &Value,
+) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let mut resp = Response::new(full(bytes));
     *resp.status_mut() = code;
@@ -43,8 +47,10 @@ pub(crate) fn error(err: &ApiError) -> Response<Body> {
 pub(crate) fn text(code: StatusCode, body: &'static str) -> Response<Body> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = code;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 
@@ -52,7 +58,9 @@ pub(crate) fn text(code: StatusCode, body: &'static str) -> Response<Body> {
 pub(crate) fn streamed(content_type: &'static str) -> (mpsc::Sender<Bytes>, Response<Body>) {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (Ok::<_, Infallible>(Frame::data(chunk)), rx))
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, Infallible>(Frame::data(chunk)), rx))
     });
     let mut resp = Response::new(StreamBody::new(stream).boxed());
     resp.headers_mut()

@@ -25,8 +25,14 @@ use crate::ApiServer;
 pub(crate) const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// Kinds whose `metadata.generation` the server maintains.
-const GENERATION_KINDS: &[&str] =
-    &["Deployment", "ReplicaSet", "ReplicationController", "Ingress", "EndpointSlice", "IngressClass"];
+const GENERATION_KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "ReplicationController",
+    "Ingress",
+    "EndpointSlice",
+    "IngressClass",
+];
 
 /// Kinds a PUT may create when the object does not exist yet (`AllowCreateOnUpdate`).
 const CREATE_ON_UPDATE_KINDS: &[&str] = &["Endpoints", "Event", "Lease"];
@@ -71,11 +77,18 @@ impl ApiServer {
 
     /// Refuses writes into a missing or terminating namespace.
     async fn check_namespace(&self, ctx: &Ctx) -> Result<(), ApiError> {
-        let Some(ns) = ctx.namespace() else { return Ok(()) };
+        let Some(ns) = ctx.namespace() else {
+            return Ok(());
+        };
         let key = format!("/registry/namespaces/{ns}");
         match self.load(&key).await? {
-            None => Err(ApiError::not_found(&ferry_api::status::GroupResource::new("", "namespaces"), ns)),
-            Some((nsobj, _)) if object::is_deleting(&nsobj) => Err(ApiError::namespace_terminating(ns)),
+            None => Err(ApiError::not_found(
+                &ferry_api::status::GroupResource::new("", "namespaces"),
+                ns,
+            )),
+            Some((nsobj, _)) if object::is_deleting(&nsobj) => {
+                Err(ApiError::namespace_terminating(ns))
+            }
             Some(_) => Ok(()),
         }
     }
@@ -85,9 +98,14 @@ impl ApiServer {
 fn render_one(ctx: &Ctx, object: &Value, code: StatusCode) -> Reply {
     match ctx.format {
         Format::Table => {
-            let rv = object::meta_str(object, "resourceVersion").unwrap_or("").to_string();
+            let rv = object::meta_str(object, "resourceVersion")
+                .unwrap_or("")
+                .to_string();
             let row = table_row(ctx, object, ferry_api::table::now())?;
-            Ok(response::json(code, &ferry_api::table::table(ctx.info.ops.columns(), vec![row], &rv, true)))
+            Ok(response::json(
+                code,
+                &ferry_api::table::table(ctx.info.ops.columns(), vec![row], &rv, true),
+            ))
         }
         Format::Json => Ok(response::json(code, object)),
     }
@@ -100,11 +118,16 @@ pub(crate) fn table_row(ctx: &Ctx, object: &Value, now: Timestamp) -> Result<Val
         .cells(object, now)
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut row = match ctx.query.get("includeObject") {
-        Some("Object") => json!({"cells": cells.iter().map(|c| c.to_json()).collect::<Vec<_>>(), "object": object}),
+        Some("Object") => {
+            json!({"cells": cells.iter().map(|c| c.to_json()).collect::<Vec<_>>(), "object": object})
+        }
         Some("None") => json!({"cells": cells.iter().map(|c| c.to_json()).collect::<Vec<_>>()}),
         _ => ferry_api::table::row(&cells, object.get("metadata").unwrap_or(&Value::Null)),
     };
-    if let Some(meta) = row.pointer_mut("/object/metadata").and_then(Value::as_object_mut) {
+    if let Some(meta) = row
+        .pointer_mut("/object/metadata")
+        .and_then(Value::as_object_mut)
+    {
         meta.remove("managedFields");
     }
     Ok(row)
@@ -124,12 +147,15 @@ pub(crate) struct Selectors {
 impl Selectors {
     pub fn from_ctx(ctx: &Ctx) -> Result<Self, ApiError> {
         let labels = match ctx.query.get("labelSelector").filter(|s| !s.is_empty()) {
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
+            Some(s) => {
+                Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
             None => None,
         };
         let fields = match ctx.query.get("fieldSelector").filter(|s| !s.is_empty()) {
             Some(s) => {
-                let f = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let f =
+                    FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 let supported = supported_fields(ctx.info.kind);
                 if let Some(bad) = f.unsupported_field(&supported) {
                     return Err(ApiError::bad_request(format!(
@@ -154,8 +180,13 @@ impl Selectors {
             let get = |field: &str| -> Option<String> {
                 match field {
                     "metadata.name" => Some(object::name(object).to_string()),
-                    "metadata.namespace" => Some(object::namespace(object).unwrap_or("").to_string()),
-                    other => extra.iter().find(|(k, _)| *k == other).map(|(_, v)| v.clone()),
+                    "metadata.namespace" => {
+                        Some(object::namespace(object).unwrap_or("").to_string())
+                    }
+                    other => extra
+                        .iter()
+                        .find(|(k, _)| *k == other)
+                        .map(|(_, v)| v.clone()),
                 }
             };
             if !f.matches(get) {
@@ -222,7 +253,10 @@ pub(crate) async fn list(srv: &ApiServer, ctx: &Ctx) -> Reply {
                 .iter()
                 .map(|o| table_row(ctx, o, now))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(response::json(StatusCode::OK, &ferry_api::table::table(ctx.info.ops.columns(), rows, &rv, true)))
+            Ok(response::json(
+                StatusCode::OK,
+                &ferry_api::table::table(ctx.info.ops.columns(), rows, &rv, true),
+            ))
         }
         Format::Json => Ok(response::json(
             StatusCode::OK,
@@ -247,14 +281,19 @@ pub(crate) fn decode_body(ctx: &Ctx, body: &[u8]) -> Result<Value, ApiError> {
         "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         })?,
-        "application/yaml" => yaml_serde::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}")))?,
+        "application/yaml" => yaml_serde::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}"))
+        })?,
         "application/vnd.kubernetes.protobuf" => ferry_api::protobuf::decode_protobuf(body)
             .map_err(|e| ApiError::bad_request(format!("failed to decode protobuf body: {e}")))?,
         other => {
             return Err(ApiError::unsupported_media_type(
                 other,
-                &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"],
+                &[
+                    "application/json",
+                    "application/yaml",
+                    "application/vnd.kubernetes.protobuf",
+                ],
             ))
         }
     };
@@ -269,14 +308,22 @@ pub(crate) fn decode_body(ctx: &Ctx, body: &[u8]) -> Result<Value, ApiError> {
 /// Checks `apiVersion`/`kind` of a body against the URL's resource.
 fn check_type_meta(ctx: &Ctx, body: &Value) -> Result<(), ApiError> {
     let expected_version = ctx.info.api_version();
-    if let Some(v) = body.get("apiVersion").and_then(Value::as_str).filter(|v| !v.is_empty()) {
+    if let Some(v) = body
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+    {
         if v != expected_version {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({v}) does not match the expected API version ({expected_version})"
             )));
         }
     }
-    if let Some(k) = body.get("kind").and_then(Value::as_str).filter(|k| !k.is_empty()) {
+    if let Some(k) = body
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| !k.is_empty())
+    {
         if k != ctx.info.kind {
             return Err(ApiError::bad_request(format!(
                 "the kind in the data ({k}) does not match the expected kind ({})",
@@ -296,7 +343,10 @@ fn decode_typed(ctx: &Ctx, body: &Value, warnings: &mut Vec<String>) -> Result<V
         .decode(body)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if !unknown.is_empty() {
-        let described: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+        let described: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
         match ctx.query.get("fieldValidation").unwrap_or("Warn") {
             "Strict" => {
                 return Err(ApiError::bad_request(format!(
@@ -349,18 +399,31 @@ fn prepare_for_create(ctx: &Ctx, object: &mut Value) -> Result<(), ApiError> {
         if let Some(base) = object::meta_str(object, "generateName").map(str::to_string) {
             if !base.is_empty() {
                 let base: String = base.chars().take(58).collect();
-                object::set_meta(object, "name", Value::from(format!("{base}{}", object::random_suffix())));
+                object::set_meta(
+                    object,
+                    "name",
+                    Value::from(format!("{base}{}", object::random_suffix())),
+                );
             }
         }
     }
     let Some(meta) = object::metadata_mut(object) else {
         return Err(ApiError::bad_request("the object has no metadata"));
     };
-    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+    for field in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "managedFields",
+    ] {
         meta.remove(field);
     }
     meta.insert("uid".into(), Value::from(uuid::Uuid::new_v4().to_string()));
-    meta.insert("creationTimestamp".into(), Value::from(object::now_rfc3339()));
+    meta.insert(
+        "creationTimestamp".into(),
+        Value::from(object::now_rfc3339()),
+    );
     if GENERATION_KINDS.contains(&ctx.info.kind) {
         meta.insert("generation".into(), Value::from(1));
     } else {
@@ -377,7 +440,12 @@ fn invalid(ctx: &Ctx, object: &Value, errors: &[ferry_api::field::FieldError]) -
 }
 
 /// The common create path, for POST and for PUT/apply of a missing object.
-async fn create_object(srv: &ApiServer, ctx: &Ctx, body: &Value, warnings: &mut Vec<String>) -> Result<Value, ApiError> {
+async fn create_object(
+    srv: &ApiServer,
+    ctx: &Ctx,
+    body: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<Value, ApiError> {
     let mut object = decode_typed(ctx, body, warnings)?;
     prepare_for_create(ctx, &mut object)?;
     ctx.info
@@ -385,13 +453,19 @@ async fn create_object(srv: &ApiServer, ctx: &Ctx, body: &Value, warnings: &mut 
         .set_defaults(&mut object)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if object::name(&object).is_empty() {
-        let errs = [ferry_api::field::FieldError::required("metadata.name", "name or generateName is required")];
+        let errs = [ferry_api::field::FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        )];
         return Err(invalid(ctx, &object, &errs));
     }
     let key = object_key(ctx.info, ctx.namespace(), object::name(&object));
     // An existing name is the clearer answer than an allocation error for its cluster IP.
     if srv.store.get(&key).await.map_err(internal)?.is_some() {
-        return Err(ApiError::already_exists(&ctx.info.group_resource(), object::name(&object)));
+        return Err(ApiError::already_exists(
+            &ctx.info.group_resource(),
+            object::name(&object),
+        ));
     }
     let claims = registry::prepare_create(srv, ctx.info, &mut object)?;
     let errors = ctx
@@ -417,7 +491,10 @@ async fn create_object(srv: &ApiServer, ctx: &Ctx, body: &Value, warnings: &mut 
         let exists = resp.current.first().is_some_and(Option::is_some);
         registry::abandon(srv, claims);
         if exists {
-            return Err(ApiError::already_exists(&ctx.info.group_resource(), object::name(&object)));
+            return Err(ApiError::already_exists(
+                &ctx.info.group_resource(),
+                object::name(&object),
+            ));
         }
         return Err(ApiError::conflict(
             &ctx.info.group_resource(),
@@ -452,10 +529,18 @@ pub(crate) enum UpdateScope {
 }
 
 /// The result of merging a request's object with the stored one.
-fn merge_update(ctx: &Ctx, mut new: Value, old: &Value, scope: UpdateScope) -> Result<Value, ApiError> {
+fn merge_update(
+    ctx: &Ctx,
+    mut new: Value,
+    old: &Value,
+    scope: UpdateScope,
+) -> Result<Value, ApiError> {
     if scope == UpdateScope::Finalize {
         let mut merged = old.clone();
-        merged["spec"]["finalizers"] = new.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+        merged["spec"]["finalizers"] = new
+            .pointer("/spec/finalizers")
+            .cloned()
+            .unwrap_or(json!([]));
         return Ok(merged);
     }
     if scope == UpdateScope::Status {
@@ -471,7 +556,13 @@ fn merge_update(ctx: &Ctx, mut new: Value, old: &Value, scope: UpdateScope) -> R
     settle_namespace(ctx, &mut new)?;
     let old_meta = object::metadata(old).cloned().unwrap_or_default();
     if let Some(meta) = object::metadata_mut(&mut new) {
-        for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             match old_meta.get(field) {
                 Some(v) => meta.insert(field.to_string(), v.clone()),
                 None => meta.remove(field),
@@ -579,7 +670,13 @@ async fn write_update(
 }
 
 /// Deletes the stored object and releases what it held.
-async fn remove_object(srv: &ApiServer, ctx: &Ctx, key: &str, old: &Value, revision: i64) -> Result<(), ApiError> {
+async fn remove_object(
+    srv: &ApiServer,
+    ctx: &Ctx,
+    key: &str,
+    old: &Value,
+    revision: i64,
+) -> Result<(), ApiError> {
     let claims: Claims = registry::prepare_delete(ctx.info, old);
     let mut txn = Txn::delete(key.to_string(), revision);
     txn.success.extend(claims.ops.iter().cloned());
@@ -660,7 +757,7 @@ pub(crate) async fn patch(srv: &ApiServer, ctx: &Ctx, body: &[u8], scope: Update
             patch_type,
             body,
         )
-            .map_err(patch_error)?;
+        .map_err(patch_error)?;
         let patched = strip_directives(patched);
         let pinned = body_resource_version(&patched).filter(|rv| *rv != revision);
         if pinned.is_some() {
@@ -669,7 +766,9 @@ pub(crate) async fn patch(srv: &ApiServer, ctx: &Ctx, body: &[u8], scope: Update
         let mut warnings = Vec::new();
         let decoded = decode_typed(ctx, &patched, &mut warnings)?;
         if object::name(&decoded) != ctx.name() {
-            return Err(ApiError::bad_request("metadata.name: the name may not be changed by a patch"));
+            return Err(ApiError::bad_request(
+                "metadata.name: the name may not be changed by a patch",
+            ));
         }
         let merged = merge_update(ctx, decoded, &current, scope)?;
         match write_update(srv, ctx, merged, &current, revision, &mut warnings).await {
@@ -708,7 +807,12 @@ fn patch_error(e: ferry_api::patch::PatchError) -> ApiError {
         422 => "Invalid",
         _ => "",
     };
-    ApiError { code, reason, message: e.to_string(), details: None }
+    ApiError {
+        code,
+        reason,
+        message: e.to_string(),
+        details: None,
+    }
 }
 
 /// `DeleteOptions` as far as ferry honours them.
@@ -722,7 +826,8 @@ fn delete_options(ctx: &Ctx, body: &[u8]) -> Result<DeleteOptions, ApiError> {
     let parsed: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid delete options: {e}")))?
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid delete options: {e}")))?
     };
     let propagation = parsed
         .get("propagationPolicy")
@@ -740,7 +845,10 @@ fn delete_options(ctx: &Ctx, body: &[u8]) -> Result<DeleteOptions, ApiError> {
     }
     Ok(DeleteOptions {
         propagation,
-        precondition_uid: parsed.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string),
+        precondition_uid: parsed
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         precondition_rv: parsed
             .pointer("/preconditions/resourceVersion")
             .and_then(Value::as_str)
@@ -761,10 +869,14 @@ pub(crate) async fn delete(srv: &ApiServer, ctx: &Ctx, body: &[u8]) -> Reply {
         Deleted::Pending(object) => render_one(ctx, &object, StatusCode::ACCEPTED),
         Deleted::Gone(object) => {
             let uid = object::meta_str(&object, "uid").unwrap_or("").to_string();
-            if ctx.info.kind == "Service" || ctx.info.kind == "Pod" || ctx.info.kind == "Namespace" {
+            if ctx.info.kind == "Service" || ctx.info.kind == "Pod" || ctx.info.kind == "Namespace"
+            {
                 render_one(ctx, &object, StatusCode::OK)
             } else {
-                Ok(response::json(StatusCode::OK, &success_status(&ctx.info.group_resource(), ctx.name(), &uid)))
+                Ok(response::json(
+                    StatusCode::OK,
+                    &success_status(&ctx.info.group_resource(), ctx.name(), &uid),
+                ))
             }
         }
     }
@@ -776,7 +888,13 @@ enum Deleted {
     Gone(Value),
 }
 
-async fn delete_one(srv: &ApiServer, ctx: &Ctx, mut object: Value, revision: i64, options: &DeleteOptions) -> Result<Deleted, ApiError> {
+async fn delete_one(
+    srv: &ApiServer,
+    ctx: &Ctx,
+    mut object: Value,
+    revision: i64,
+    options: &DeleteOptions,
+) -> Result<Deleted, ApiError> {
     let name = object::name(&object).to_string();
     let gr = ctx.info.group_resource();
     if let Some(uid) = &options.precondition_uid {
@@ -825,7 +943,8 @@ async fn delete_one(srv: &ApiServer, ctx: &Ctx, mut object: Value, revision: i64
         return Ok(Deleted::Pending(object));
     }
     if let Some(meta) = object::metadata_mut(&mut object) {
-        meta.entry("deletionTimestamp").or_insert_with(|| Value::from(object::now_rfc3339()));
+        meta.entry("deletionTimestamp")
+            .or_insert_with(|| Value::from(object::now_rfc3339()));
         meta.insert("deletionGracePeriodSeconds".into(), Value::from(0));
         if !finalizers.is_empty() {
             meta.insert("finalizers".into(), json!(finalizers));

@@ -42,18 +42,33 @@ pub async fn serve(
     let acceptor = TlsAcceptor::from(tls);
     let mut listeners = Vec::new();
     for addr in &server.config.listen {
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr: *addr, source })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: *addr,
+                source,
+            })?;
         listeners.push(listener);
     }
     let mut tasks = tokio::task::JoinSet::new();
     for listener in listeners {
-        tasks.spawn(accept_loop(listener, acceptor.clone(), server.clone(), shutdown.clone()));
+        tasks.spawn(accept_loop(
+            listener,
+            acceptor.clone(),
+            server.clone(),
+            shutdown.clone(),
+        ));
     }
     while tasks.join_next().await.is_some() {}
     Ok(())
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, server: Arc<ApiServer>, shutdown: CancellationToken) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    server: Arc<ApiServer>,
+    shutdown: CancellationToken,
+) {
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -78,7 +93,10 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, server: Arc<A
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|cert| ferry_pki::identity_from_cert(cert.as_ref()))
-                .map(|id| User { name: id.user, groups: id.groups });
+                .map(|id| User {
+                    name: id.user,
+                    groups: id.groups,
+                });
             let service = service_fn(move |req: Request<Incoming>| {
                 let server = server.clone();
                 let user = user.clone();
@@ -98,7 +116,11 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, server: Arc<A
     }
 }
 
-async fn handle_http(server: &ApiServer, req: Request<Incoming>, user: Option<User>) -> Response<Body> {
+async fn handle_http(
+    server: &ApiServer,
+    req: Request<Incoming>,
+    user: Option<User>,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let bytes: Bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),

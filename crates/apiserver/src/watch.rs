@@ -31,7 +31,11 @@ pub(crate) async fn watch(srv: &ApiServer, ctx: Ctx) -> Result<Response<Body>, A
     let mut initial = Vec::new();
     let start = match requested {
         "" | "0" => {
-            let listed = srv.store.list(&prefix, None).await.map_err(ApiError::internal)?;
+            let listed = srv
+                .store
+                .list(&prefix, None)
+                .await
+                .map_err(ApiError::internal)?;
             for kv in &listed.kvs {
                 let object = decode_stored(kv)?;
                 if selectors.matches(&ctx, &object) {
@@ -50,8 +54,14 @@ pub(crate) async fn watch(srv: &ApiServer, ctx: Ctx) -> Result<Response<Body>, A
     let (tx, resp) = response::streamed("application/json");
     let stream = match srv.store.watch(&prefix, start).await {
         Ok(s) => s,
-        Err(StoreError::Compacted { requested, compacted }) => {
-            let status = ApiError::expired(format!("too old resource version: {} ({compacted})", requested - 1));
+        Err(StoreError::Compacted {
+            requested,
+            compacted,
+        }) => {
+            let status = ApiError::expired(format!(
+                "too old resource version: {} ({compacted})",
+                requested - 1
+            ));
             let line = event_line("ERROR", status.to_status());
             let _ = tx.send(line).await;
             return Ok(resp);
@@ -63,7 +73,13 @@ pub(crate) async fn watch(srv: &ApiServer, ctx: Ctx) -> Result<Response<Body>, A
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
         .unwrap_or(DEFAULT_WATCH_SECONDS);
-    let task = Watcher { ctx, selectors, tx, first_table: true, last_revision: start - 1 };
+    let task = Watcher {
+        ctx,
+        selectors,
+        tx,
+        first_table: true,
+        last_revision: start - 1,
+    };
     tokio::spawn(task.run(initial, stream, Duration::from_secs(timeout)));
     Ok(resp)
 }
@@ -114,9 +130,13 @@ impl Watcher {
     /// Sends one store event, turning selector transitions into ADDED/DELETED as upstream does.
     async fn forward(&mut self, event: ferry_store::Event) -> bool {
         self.last_revision = event.revision();
-        let Ok(mut current) = decode_stored(&event.kv) else { return true };
+        let Ok(mut current) = decode_stored(&event.kv) else {
+            return true;
+        };
         let previous = event.prev.as_ref().and_then(|p| decode_stored(p).ok());
-        let matched_before = previous.as_ref().is_some_and(|p| self.selectors.matches(&self.ctx, p));
+        let matched_before = previous
+            .as_ref()
+            .is_some_and(|p| self.selectors.matches(&self.ctx, p));
         match event.kind {
             EventKind::Delete => {
                 object::set_resource_version(&mut current, event.revision());
@@ -150,8 +170,12 @@ impl Watcher {
         let payload = match self.ctx.format {
             Format::Json => object.clone(),
             Format::Table => {
-                let Ok(row) = table_row(&self.ctx, object, ferry_api::table::now()) else { return true };
-                let rv = object::meta_str(object, "resourceVersion").unwrap_or("").to_string();
+                let Ok(row) = table_row(&self.ctx, object, ferry_api::table::now()) else {
+                    return true;
+                };
+                let rv = object::meta_str(object, "resourceVersion")
+                    .unwrap_or("")
+                    .to_string();
                 let with_columns = std::mem::replace(&mut self.first_table, false);
                 ferry_api::table::table(self.ctx.info.ops.columns(), vec![row], &rv, with_columns)
             }

@@ -37,7 +37,13 @@ struct Node {
 pub(crate) async fn run(client: Client, shutdown: CancellationToken) {
     let notify = Arc::new(Notify::new());
     for info in RESOURCES.iter().filter(|r| r.verbs.contains(&"watch")) {
-        tokio::spawn(watch_into(client.clone(), info, notify.clone(), is_deletion, shutdown.clone()));
+        tokio::spawn(watch_into(
+            client.clone(),
+            info,
+            notify.clone(),
+            is_deletion,
+            shutdown.clone(),
+        ));
     }
     loop {
         tokio::select! {
@@ -58,17 +64,39 @@ async fn snapshot(client: &Client) -> Result<Vec<Node>, ClientError> {
         let (items, _) = client.list(info, None, None).await?;
         for item in items {
             let meta = item.get("metadata").cloned().unwrap_or(Value::Null);
-            let refs: Vec<Value> = meta.get("ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
+            let refs: Vec<Value> = meta
+                .get("ownerReferences")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             nodes.push(Node {
                 info,
-                namespace: meta.get("namespace").and_then(Value::as_str).map(str::to_string),
-                name: meta.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
-                uid: meta.get("uid").and_then(Value::as_str).unwrap_or("").to_string(),
-                owners: refs.iter().filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string)).collect(),
+                namespace: meta
+                    .get("namespace")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                name: meta
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                uid: meta
+                    .get("uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                owners: refs
+                    .iter()
+                    .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string))
+                    .collect(),
                 finalizers: meta
                     .get("finalizers")
                     .and_then(Value::as_array)
-                    .map(|f| f.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .map(|f| {
+                        f.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 deleting: meta.get("deletionTimestamp").is_some_and(|t| !t.is_null()),
                 owner_references: refs,
@@ -99,7 +127,9 @@ fn judge(dependent: &Node, by_uid: &HashMap<&str, &Node>) -> Verdict {
             Some(owner) if owner.deleting && owner.finalizers.iter().any(|f| f == "orphan") => {
                 orphan_from.push(uid.clone());
             }
-            Some(owner) if owner.deleting && owner.finalizers.iter().any(|f| f == "foregroundDeletion") => {}
+            Some(owner)
+                if owner.deleting && owner.finalizers.iter().any(|f| f == "foregroundDeletion") => {
+            }
             Some(_) => alive += 1,
         }
     }
@@ -121,7 +151,8 @@ async fn sweep(client: &Client) -> Result<(), ClientError> {
         match judge(dependent, &by_uid) {
             Verdict::Keep => {
                 for uid in &dependent.owners {
-                    *pending_dependents.entry(uid.as_str()).or_default() += usize::from(dependent.deleting);
+                    *pending_dependents.entry(uid.as_str()).or_default() +=
+                        usize::from(dependent.deleting);
                 }
             }
             Verdict::Delete => {
@@ -129,27 +160,66 @@ async fn sweep(client: &Client) -> Result<(), ClientError> {
                     *pending_dependents.entry(uid.as_str()).or_default() += 1;
                 }
                 tracing::info!(resource = dependent.info.plural, namespace = ?dependent.namespace, name = %dependent.name, "deleting dependent whose owners are gone");
-                ignore_gone(client.delete(dependent.info, dependent.namespace.as_deref(), &dependent.name, Some(&dependent.uid)).await)?;
+                ignore_gone(
+                    client
+                        .delete(
+                            dependent.info,
+                            dependent.namespace.as_deref(),
+                            &dependent.name,
+                            Some(&dependent.uid),
+                        )
+                        .await,
+                )?;
             }
             Verdict::Orphan(uids) => {
                 let remaining: Vec<&Value> = dependent
                     .owner_references
                     .iter()
-                    .filter(|r| !r.get("uid").and_then(Value::as_str).is_some_and(|u| uids.iter().any(|x| x == u)))
+                    .filter(|r| {
+                        !r.get("uid")
+                            .and_then(Value::as_str)
+                            .is_some_and(|u| uids.iter().any(|x| x == u))
+                    })
                     .collect();
                 let patch = json!({"metadata": {"ownerReferences": if remaining.is_empty() { Value::Null } else { json!(remaining) }}});
-                ignore_gone(client.merge_patch(dependent.info, dependent.namespace.as_deref(), &dependent.name, &patch).await.map(|_| ()))?;
+                ignore_gone(
+                    client
+                        .merge_patch(
+                            dependent.info,
+                            dependent.namespace.as_deref(),
+                            &dependent.name,
+                            &patch,
+                        )
+                        .await
+                        .map(|_| ()),
+                )?;
             }
         }
     }
     for owner in nodes.iter().filter(|n| n.deleting) {
-        let waiting = pending_dependents.get(owner.uid.as_str()).copied().unwrap_or(0);
+        let waiting = pending_dependents
+            .get(owner.uid.as_str())
+            .copied()
+            .unwrap_or(0);
         let has_dependents = nodes.iter().any(|d| d.owners.contains(&owner.uid));
-        let drop: &[&str] = if has_dependents && waiting > 0 { &[] } else { &["orphan", "foregroundDeletion"] };
-        let remaining: Vec<&String> = owner.finalizers.iter().filter(|f| !drop.contains(&f.as_str())).collect();
+        let drop: &[&str] = if has_dependents && waiting > 0 {
+            &[]
+        } else {
+            &["orphan", "foregroundDeletion"]
+        };
+        let remaining: Vec<&String> = owner
+            .finalizers
+            .iter()
+            .filter(|f| !drop.contains(&f.as_str()))
+            .collect();
         if remaining.len() != owner.finalizers.len() && !has_dependents_blocking(owner, &nodes) {
             let patch = json!({"metadata": {"finalizers": if remaining.is_empty() { Value::Null } else { json!(remaining) }}});
-            ignore_gone(client.merge_patch(owner.info, owner.namespace.as_deref(), &owner.name, &patch).await.map(|_| ()))?;
+            ignore_gone(
+                client
+                    .merge_patch(owner.info, owner.namespace.as_deref(), &owner.name, &patch)
+                    .await
+                    .map(|_| ()),
+            )?;
         }
     }
     Ok(())
@@ -193,11 +263,16 @@ mod tests {
         let orphaned = node("pod3", &["rs2"], false, &[]);
         let foreground = node("rs3", &[], true, &["foregroundDeletion"]);
         let fg_child = node("pod4", &["rs3"], false, &[]);
-        let nodes = [rs, gone_owner, live, orphaning, orphaned, foreground, fg_child];
+        let nodes = [
+            rs, gone_owner, live, orphaning, orphaned, foreground, fg_child,
+        ];
         let by_uid: HashMap<&str, &Node> = nodes.iter().map(|n| (n.uid.as_str(), n)).collect();
         assert_eq!(judge(&nodes[1], &by_uid), Verdict::Delete);
         assert_eq!(judge(&nodes[2], &by_uid), Verdict::Keep);
-        assert_eq!(judge(&nodes[4], &by_uid), Verdict::Orphan(vec!["rs2".into()]));
+        assert_eq!(
+            judge(&nodes[4], &by_uid),
+            Verdict::Orphan(vec!["rs2".into()])
+        );
         assert_eq!(judge(&nodes[6], &by_uid), Verdict::Delete);
     }
 }

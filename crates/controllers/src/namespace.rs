@@ -18,9 +18,17 @@ use crate::trigger::watch_into;
 const REQUEUE: Duration = Duration::from_millis(500);
 
 pub(crate) async fn run(client: Client, shutdown: CancellationToken) {
-    let Some(namespaces) = resource::find("", "v1", "namespaces") else { return };
+    let Some(namespaces) = resource::find("", "v1", "namespaces") else {
+        return;
+    };
     let notify = Arc::new(Notify::new());
-    tokio::spawn(watch_into(client.clone(), namespaces, notify.clone(), |_| true, shutdown.clone()));
+    tokio::spawn(watch_into(
+        client.clone(),
+        namespaces,
+        notify.clone(),
+        |_| true,
+        shutdown.clone(),
+    ));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -44,18 +52,29 @@ pub(crate) async fn run(client: Client, shutdown: CancellationToken) {
 
 /// Reconciles every terminating namespace; true if some still has content.
 async fn reconcile_all(client: &Client) -> Result<bool, ClientError> {
-    let Some(namespaces) = resource::find("", "v1", "namespaces") else { return Ok(false) };
+    let Some(namespaces) = resource::find("", "v1", "namespaces") else {
+        return Ok(false);
+    };
     let (items, _) = client.list(namespaces, None, None).await?;
     let mut busy = false;
-    for ns in items.iter().filter(|n| n.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())) {
-        let name = ns.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    for ns in items.iter().filter(|n| {
+        n.pointer("/metadata/deletionTimestamp")
+            .is_some_and(|t| !t.is_null())
+    }) {
+        let name = ns
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if name.is_empty() {
             continue;
         }
         if empty_namespace(client, name).await? {
             let mut finalized = ns.clone();
             finalized["spec"]["finalizers"] = json!([]);
-            match client.update_subresource(namespaces, None, name, "finalize", &finalized).await {
+            match client
+                .update_subresource(namespaces, None, name, "finalize", &finalized)
+                .await
+            {
                 Ok(_) => tracing::info!(namespace = name, "namespace deleted"),
                 Err(e) if e.is_not_found() || e.is_conflict() => busy = true,
                 Err(e) => return Err(e),
@@ -74,7 +93,10 @@ async fn empty_namespace(client: &Client, namespace: &str) -> Result<bool, Clien
         let (items, _) = client.list(info, Some(namespace), None).await?;
         for item in items {
             empty = false;
-            let name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let name = item
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             match client.delete(info, Some(namespace), name, None).await {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() || e.is_conflict() => {}

@@ -55,8 +55,13 @@ pub struct KubeconfigArgs {
 
 pub fn print_kubeconfig(args: &KubeconfigArgs) -> anyhow::Result<()> {
     let path = args.data_dir.join("kubeconfig");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("read {} (has `ferry up --data-dir {}` run?)", path.display(), args.data_dir.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "read {} (has `ferry up --data-dir {}` run?)",
+            path.display(),
+            args.data_dir.display()
+        )
+    })?;
     print!("{text}");
     Ok(())
 }

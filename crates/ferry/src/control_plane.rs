@@ -17,13 +17,22 @@ use crate::in_process::InProcess;
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("create data dir {}", args.data_dir.display()))?;
-    say(&format!("ferry {}: data dir {}", env!("CARGO_PKG_VERSION"), args.data_dir.display()));
+    say(&format!(
+        "ferry {}: data dir {}",
+        env!("CARGO_PKG_VERSION"),
+        args.data_dir.display()
+    ));
 
     say("preparing certificates (cluster CA, API serving and admin certificates)");
     let mut options = PkiOptions::default();
     options.extra_ips.push(args.advertise_address.into());
-    options.extra_ips.extend(args.listen_addresses.iter().map(|ip| std::net::IpAddr::from(*ip)));
-    let pki = Pki::load_or_create(&args.data_dir.join("pki"), &options).context("prepare the PKI")?;
+    options.extra_ips.extend(
+        args.listen_addresses
+            .iter()
+            .map(|ip| std::net::IpAddr::from(*ip)),
+    );
+    let pki =
+        Pki::load_or_create(&args.data_dir.join("pki"), &options).context("prepare the PKI")?;
 
     say("opening the store");
     let store = EmbeddedStore::open(&args.data_dir.join("store.redb"))
@@ -40,7 +49,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         listen: args.listen(),
     };
     say("starting the API server");
-    let server = ApiServer::start(store.clone(), config, metrics).await.context("start the API server")?;
+    let server = ApiServer::start(store.clone(), config, metrics)
+        .await
+        .context("start the API server")?;
 
     let server_url = format!("https://127.0.0.1:{}", args.port);
     let kubeconfig = ferry_pki::kubeconfig(&server_url, &pki, "ferry");
@@ -49,13 +60,24 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let tls = pki.server_config().context("TLS configuration")?;
-    let serving = tokio::spawn(ferry_apiserver::serve(server.clone(), tls, shutdown.clone()));
+    let serving = tokio::spawn(ferry_apiserver::serve(
+        server.clone(),
+        tls,
+        shutdown.clone(),
+    ));
 
-    let client = Client::new(Arc::new(InProcess::new(server.clone(), "system:kube-controller-manager", &[])));
+    let client = Client::new(Arc::new(InProcess::new(
+        server.clone(),
+        "system:kube-controller-manager",
+        &[],
+    )));
     ferry_controllers::spawn_all(client, shutdown.clone(), &mut tasks);
 
     say(&format!("the cluster is ready: API at {server_url}"));
-    say(&format!("  export KUBECONFIG={}", args.kubeconfig_path().display()));
+    say(&format!(
+        "  export KUBECONFIG={}",
+        args.kubeconfig_path().display()
+    ));
 
     wait_for_signal().await;
     say("stopping");

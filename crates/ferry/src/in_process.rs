@@ -20,7 +20,10 @@ impl InProcess {
     pub fn new(server: Arc<ApiServer>, user: &str, groups: &[&str]) -> Self {
         InProcess {
             server,
-            user: User { name: user.to_string(), groups: groups.iter().map(|g| g.to_string()).collect() },
+            user: User {
+                name: user.to_string(),
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+            },
         }
     }
 }

@@ -39,7 +39,11 @@ fn init_logging() {
         .and_then(|s| s.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(targets))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(targets),
+        )
         .init();
 }
 
@@ -47,7 +51,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Version => {
-            println!("ferry {} (Kubernetes {})", env!("CARGO_PKG_VERSION"), ferry_apiserver::GIT_VERSION);
+            println!(
+                "ferry {} (Kubernetes {})",
+                env!("CARGO_PKG_VERSION"),
+                ferry_apiserver::GIT_VERSION
+            );
             Ok(())
         }
         Command::Kubeconfig(args) => config::print_kubeconfig(&args),
@@ -66,6 +74,8 @@ fn main() -> ExitCode {
 }
 
 fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(fut)
 }

@@ -58,10 +58,22 @@ fn run_inside_a_lab(test: &str) {
 fn ferry_pid(data_dir: &Path) -> u32 {
     let wanted = data_dir.as_os_str().as_encoded_bytes();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if args.windows(2).any(|w| w[0] == b"--data-dir" && w[1] == wanted) && args.contains(&b"server".as_slice()) {
+        if args
+            .windows(2)
+            .any(|w| w[0] == b"--data-dir" && w[1] == wanted)
+            && args.contains(&b"server".as_slice())
+        {
             return pid;
         }
     }
@@ -69,7 +81,11 @@ fn ferry_pid(data_dir: &Path) -> u32 {
 }
 
 fn inside_the_lab(kubeconfig: &Path) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         tokio::time::timeout(INNER_DEADLINE, client_round_trip(kubeconfig.to_path_buf()))
             .await
@@ -82,44 +98,83 @@ fn resource(plural: &str) -> &'static ResourceInfo {
 }
 
 async fn client_round_trip(kubeconfig: PathBuf) {
-    let client = Client::new(Arc::new(HttpsTransport::from_kubeconfig(&kubeconfig).unwrap()));
+    let client = Client::new(Arc::new(
+        HttpsTransport::from_kubeconfig(&kubeconfig).unwrap(),
+    ));
     let namespaces = resource("namespaces");
     let configmaps = resource("configmaps");
 
     let (items, _) = client.list(namespaces, None, None).await.unwrap();
-    let names: Vec<&str> = items.iter().filter_map(|ns| ns.pointer("/metadata/name")?.as_str()).collect();
+    let names: Vec<&str> = items
+        .iter()
+        .filter_map(|ns| ns.pointer("/metadata/name")?.as_str())
+        .collect();
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         assert!(names.contains(&ns), "{names:?}");
     }
 
-    let (_, rv) = client.list(configmaps, Some("default"), None).await.unwrap();
-    let mut watch = client.watch(configmaps, Some("default"), &rv).await.unwrap();
+    let (_, rv) = client
+        .list(configmaps, Some("default"), None)
+        .await
+        .unwrap();
+    let mut watch = client
+        .watch(configmaps, Some("default"), &rv)
+        .await
+        .unwrap();
 
     let object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "e2e-client"}, "data": {"a": "1"}});
-    let created = client.create(configmaps, Some("default"), &object).await.unwrap();
-    let uid = created.pointer("/metadata/uid").and_then(Value::as_str).unwrap().to_string();
-    assert_eq!(created.pointer("/metadata/namespace"), Some(&json!("default")));
+    let created = client
+        .create(configmaps, Some("default"), &object)
+        .await
+        .unwrap();
+    let uid = created
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        created.pointer("/metadata/namespace"),
+        Some(&json!("default"))
+    );
 
-    let got = client.get(configmaps, Some("default"), "e2e-client").await.unwrap();
+    let got = client
+        .get(configmaps, Some("default"), "e2e-client")
+        .await
+        .unwrap();
     assert_eq!(got.pointer("/data/a"), Some(&json!("1")));
     assert_eq!(got.pointer("/metadata/uid"), Some(&json!(uid)));
 
     let mut seen = Vec::new();
     while let Some(event) = watch.next().await {
         let event = event.unwrap();
-        let name = event.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = event
+            .object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         seen.push(format!("{} {name}", event.event_type));
         if event.event_type == "ADDED" && name == "e2e-client" {
             break;
         }
         assert!(seen.len() < 10, "no ADDED event for e2e-client: {seen:?}");
     }
-    assert_eq!(seen.last().map(String::as_str), Some("ADDED e2e-client"), "{seen:?}");
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("ADDED e2e-client"),
+        "{seen:?}"
+    );
 
     concurrent_gets_share_one_connection(&client).await;
 
-    client.delete(configmaps, Some("default"), "e2e-client", Some(&uid)).await.unwrap();
-    let gone = client.get(configmaps, Some("default"), "e2e-client").await.unwrap_err();
+    client
+        .delete(configmaps, Some("default"), "e2e-client", Some(&uid))
+        .await
+        .unwrap();
+    let gone = client
+        .get(configmaps, Some("default"), "e2e-client")
+        .await
+        .unwrap_err();
     assert!(gone.is_not_found(), "{gone}");
 }
 
@@ -127,7 +182,11 @@ async fn client_round_trip(kubeconfig: PathBuf) {
 async fn concurrent_gets_share_one_connection(client: &Client) {
     let gets = (0..50).map(|_| {
         let client = client.clone();
-        tokio::spawn(async move { client.get(resource("configmaps"), Some("default"), "e2e-client").await })
+        tokio::spawn(async move {
+            client
+                .get(resource("configmaps"), Some("default"), "e2e-client")
+                .await
+        })
     });
     for get in gets.collect::<Vec<_>>() {
         get.await.unwrap().unwrap();
@@ -137,7 +196,8 @@ async fn concurrent_gets_share_one_connection(client: &Client) {
 
 /// Client-side TCP connections in this network namespace that are established to `port`.
 fn established_connections_to(port: u16) -> usize {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap() + &std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap()
+        + &std::fs::read_to_string("/proc/net/tcp6").unwrap_or_default();
     let remote_port = format!(":{port:04X}");
     table
         .lines()

@@ -18,7 +18,8 @@ use crate::watch::WatchStream;
 pub type ResponseBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The future a transport answers with.
-pub type TransportFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, ClientError>> + Send>>;
+pub type TransportFuture =
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, ClientError>> + Send>>;
 
 /// Carries a request to the API server and its response back.
 pub trait Transport: Send + Sync + 'static {
@@ -30,7 +31,11 @@ pub trait Transport: Send + Sync + 'static {
 pub enum ClientError {
     /// The server answered with a Status error.
     #[error("{code} {reason}: {message}")]
-    Api { code: u16, reason: String, message: String },
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+    },
     #[error("transport")]
     Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("decode response")]
@@ -84,7 +89,13 @@ impl Client {
         Client { transport }
     }
 
-    async fn call(&self, method: Method, uri: &str, content_type: &str, body: Bytes) -> Result<Response<ResponseBody>, ClientError> {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<Response<ResponseBody>, ClientError> {
         let req = Request::builder()
             .method(method)
             .uri(uri)
@@ -101,7 +112,13 @@ impl Client {
         Err(status_error(code, &bytes))
     }
 
-    async fn call_json(&self, method: Method, uri: &str, content_type: &str, body: Option<&Value>) -> Result<Value, ClientError> {
+    async fn call_json(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
         let bytes = match body {
             Some(v) => Bytes::from(serde_json::to_vec(v).map_err(ClientError::Decode)?),
             None => Bytes::new(),
@@ -111,52 +128,122 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(ClientError::Decode)
     }
 
-    pub async fn get(&self, info: &ResourceInfo, namespace: Option<&str>, name: &str) -> Result<Value, ClientError> {
-        self.call_json(Method::GET, &resource_path(info, namespace, Some(name)), "application/json", None)
-            .await
+    pub async fn get(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ClientError> {
+        self.call_json(
+            Method::GET,
+            &resource_path(info, namespace, Some(name)),
+            "application/json",
+            None,
+        )
+        .await
     }
 
     /// Lists a collection; returns the items and the list's resourceVersion.
-    pub async fn list(&self, info: &ResourceInfo, namespace: Option<&str>, label_selector: Option<&str>) -> Result<(Vec<Value>, String), ClientError> {
+    pub async fn list(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        label_selector: Option<&str>,
+    ) -> Result<(Vec<Value>, String), ClientError> {
         let mut uri = resource_path(info, namespace, None);
         if let Some(sel) = label_selector {
             uri.push_str("?labelSelector=");
             uri.push_str(&encode_query(sel));
         }
-        let list = self.call_json(Method::GET, &uri, "application/json", None).await?;
-        let rv = list.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-        let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+        let list = self
+            .call_json(Method::GET, &uri, "application/json", None)
+            .await?;
+        let rv = list
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let items = list
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         Ok((items, rv))
     }
 
     /// Watches a collection from `resource_version`.
-    pub async fn watch(&self, info: &ResourceInfo, namespace: Option<&str>, resource_version: &str) -> Result<WatchStream, ClientError> {
+    pub async fn watch(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        resource_version: &str,
+    ) -> Result<WatchStream, ClientError> {
         let uri = format!(
             "{}?watch=true&allowWatchBookmarks=true&resourceVersion={}",
             resource_path(info, namespace, None),
             encode_query(resource_version)
         );
-        let resp = self.call(Method::GET, &uri, "application/json", Bytes::new()).await?;
+        let resp = self
+            .call(Method::GET, &uri, "application/json", Bytes::new())
+            .await?;
         Ok(WatchStream::new(resp.into_body()))
     }
 
-    pub async fn create(&self, info: &ResourceInfo, namespace: Option<&str>, object: &Value) -> Result<Value, ClientError> {
-        self.call_json(Method::POST, &resource_path(info, namespace, None), "application/json", Some(object))
-            .await
+    pub async fn create(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        object: &Value,
+    ) -> Result<Value, ClientError> {
+        self.call_json(
+            Method::POST,
+            &resource_path(info, namespace, None),
+            "application/json",
+            Some(object),
+        )
+        .await
     }
 
-    pub async fn update(&self, info: &ResourceInfo, namespace: Option<&str>, name: &str, object: &Value) -> Result<Value, ClientError> {
-        self.call_json(Method::PUT, &resource_path(info, namespace, Some(name)), "application/json", Some(object))
-            .await
+    pub async fn update(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        object: &Value,
+    ) -> Result<Value, ClientError> {
+        self.call_json(
+            Method::PUT,
+            &resource_path(info, namespace, Some(name)),
+            "application/json",
+            Some(object),
+        )
+        .await
     }
 
     /// PUT to a subresource (`status`, `finalize`).
-    pub async fn update_subresource(&self, info: &ResourceInfo, namespace: Option<&str>, name: &str, subresource: &str, object: &Value) -> Result<Value, ClientError> {
-        let uri = format!("{}/{subresource}", resource_path(info, namespace, Some(name)));
-        self.call_json(Method::PUT, &uri, "application/json", Some(object)).await
+    pub async fn update_subresource(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: &str,
+        object: &Value,
+    ) -> Result<Value, ClientError> {
+        let uri = format!(
+            "{}/{subresource}",
+            resource_path(info, namespace, Some(name))
+        );
+        self.call_json(Method::PUT, &uri, "application/json", Some(object))
+            .await
     }
 
-    pub async fn merge_patch(&self, info: &ResourceInfo, namespace: Option<&str>, name: &str, patch: &Value) -> Result<Value, ClientError> {
+    pub async fn merge_patch(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, ClientError> {
         self.call_json(
             Method::PATCH,
             &resource_path(info, namespace, Some(name)),
@@ -167,14 +254,25 @@ impl Client {
     }
 
     /// Deletes with background propagation, guarded by the object's uid when given.
-    pub async fn delete(&self, info: &ResourceInfo, namespace: Option<&str>, name: &str, uid: Option<&str>) -> Result<(), ClientError> {
+    pub async fn delete(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        uid: Option<&str>,
+    ) -> Result<(), ClientError> {
         let mut options = serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
         if let Some(uid) = uid {
             options["preconditions"] = serde_json::json!({"uid": uid});
         }
-        self.call_json(Method::DELETE, &resource_path(info, namespace, Some(name)), "application/json", Some(&options))
-            .await
-            .map(|_| ())
+        self.call_json(
+            Method::DELETE,
+            &resource_path(info, namespace, Some(name)),
+            "application/json",
+            Some(&options),
+        )
+        .await
+        .map(|_| ())
     }
 }
 
@@ -190,7 +288,11 @@ fn status_error(code: StatusCode, body: &[u8]) -> ClientError {
     let status: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     ClientError::Api {
         code: code.as_u16(),
-        reason: status.get("reason").and_then(Value::as_str).unwrap_or("").to_string(),
+        reason: status
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         message: status
             .get("message")
             .and_then(Value::as_str)
@@ -204,7 +306,9 @@ fn encode_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -217,12 +321,21 @@ mod tests {
 
     #[test]
     fn paths_follow_rest_conventions() {
-        let svc = ferry_api::resource::find("", "v1", "services").map(|r| resource_path(r, Some("default"), Some("kubia")));
-        assert_eq!(svc.as_deref(), Some("/api/v1/namespaces/default/services/kubia"));
-        let ns = ferry_api::resource::find("", "v1", "namespaces").map(|r| resource_path(r, Some("x"), None));
+        let svc = ferry_api::resource::find("", "v1", "services")
+            .map(|r| resource_path(r, Some("default"), Some("kubia")));
+        assert_eq!(
+            svc.as_deref(),
+            Some("/api/v1/namespaces/default/services/kubia")
+        );
+        let ns = ferry_api::resource::find("", "v1", "namespaces")
+            .map(|r| resource_path(r, Some("x"), None));
         assert_eq!(ns.as_deref(), Some("/api/v1/namespaces"));
-        let rs = ferry_api::resource::find("apps", "v1", "replicasets").map(|r| resource_path(r, None, None));
+        let rs = ferry_api::resource::find("apps", "v1", "replicasets")
+            .map(|r| resource_path(r, None, None));
         assert_eq!(rs.as_deref(), Some("/apis/apps/v1/replicasets"));
-        assert_eq!(encode_query("app=kubia,x in (a)"), "app%3Dkubia%2Cx%20in%20%28a%29");
+        assert_eq!(
+            encode_query("app=kubia,x in (a)"),
+            "app%3Dkubia%2Cx%20in%20%28a%29"
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! Knows the Kubernetes REST conventions, not the store and not the API server's internals.
 
 mod client;
+mod https;
 mod watch;
 
 pub use client::{Client, ClientError, ResourceRef, ResponseBody, Transport, TransportFuture};
+pub use https::{HttpsError, HttpsTransport};
 pub use watch::{WatchEvent, WatchStream};

@@ -22,7 +22,10 @@ pub struct WatchStream {
 
 impl WatchStream {
     pub(crate) fn new(body: ResponseBody) -> Self {
-        WatchStream { body, buffer: BytesMut::new() }
+        WatchStream {
+            body,
+            buffer: BytesMut::new(),
+        }
     }
 
     /// The next event, `None` when the stream ended.
@@ -56,7 +59,11 @@ impl WatchStream {
 fn parse_event(line: &[u8]) -> Result<WatchEvent, ClientError> {
     let v: Value = serde_json::from_slice(line).map_err(ClientError::Decode)?;
     Ok(WatchEvent {
-        event_type: v.get("type").and_then(Value::as_str).unwrap_or("").to_string(),
+        event_type: v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         object: v.get("object").cloned().unwrap_or(Value::Null),
     })
 }

@@ -27,14 +27,23 @@ pub(crate) struct Claims {
     pub released: Vec<service::Allocation>,
 }
 
-pub(crate) fn prepare_create(srv: &ApiServer, info: &ResourceInfo, object: &mut Value) -> Result<Claims, ApiError> {
+pub(crate) fn prepare_create(
+    srv: &ApiServer,
+    info: &ResourceInfo,
+    object: &mut Value,
+) -> Result<Claims, ApiError> {
     match info.kind {
         "Service" => service::prepare_create(srv, object),
         _ => Ok(Claims::default()),
     }
 }
 
-pub(crate) fn prepare_update(srv: &ApiServer, info: &ResourceInfo, new: &mut Value, old: &Value) -> Result<Claims, ApiError> {
+pub(crate) fn prepare_update(
+    srv: &ApiServer,
+    info: &ResourceInfo,
+    new: &mut Value,
+    old: &Value,
+) -> Result<Claims, ApiError> {
     match info.kind {
         "Service" => service::prepare_update(srv, new, old),
         _ => Ok(Claims::default()),

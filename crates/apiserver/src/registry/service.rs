@@ -76,7 +76,9 @@ impl Allocators {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A poisoned lock only means another request panicked mid-allocation; the bitmap is
         // still consistent with the store's claims, so keep serving.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn release(&self, allocations: &[Allocation]) {
@@ -128,22 +130,38 @@ fn wants_node_ports(svc: &Value) -> bool {
 /// Adds a claim to `claims` for a freshly reserved value.
 fn claim(claims: &mut Claims, allocation: Allocation, owner: &str) {
     let key = allocation.claim_key();
-    claims.compares.push(Compare::ModRevision { key: key.clone(), revision: 0 });
-    claims.ops.push(Op::Put { key, value: owner.as_bytes().to_vec().into() });
+    claims.compares.push(Compare::ModRevision {
+        key: key.clone(),
+        revision: 0,
+    });
+    claims.ops.push(Op::Put {
+        key,
+        value: owner.as_bytes().to_vec().into(),
+    });
     claims.reserved.push(allocation);
 }
 
 fn unclaim(claims: &mut Claims, allocation: Allocation) {
-    claims.ops.push(Op::Delete { key: allocation.claim_key() });
+    claims.ops.push(Op::Delete {
+        key: allocation.claim_key(),
+    });
     claims.released.push(allocation);
 }
 
 fn owner(svc: &Value) -> String {
-    format!("{}/{}", object::namespace(svc).unwrap_or(""), object::name(svc))
+    format!(
+        "{}/{}",
+        object::namespace(svc).unwrap_or(""),
+        object::name(svc)
+    )
 }
 
 /// Allocates the cluster IP a new (or newly non-ExternalName) Service needs.
-fn allocate_cluster_ip(srv: &ApiServer, svc: &mut Value, claims: &mut Claims) -> Result<(), ApiError> {
+fn allocate_cluster_ip(
+    srv: &ApiServer,
+    svc: &mut Value,
+    claims: &mut Claims,
+) -> Result<(), ApiError> {
     if service_type(svc) == "ExternalName" {
         return Ok(());
     }
@@ -184,7 +202,12 @@ fn allocate_cluster_ip(srv: &ApiServer, svc: &mut Value, claims: &mut Claims) ->
 }
 
 /// Allocates node ports for every port without one (and honours requested ones).
-fn allocate_node_ports(srv: &ApiServer, svc: &mut Value, keep: &[u16], claims: &mut Claims) -> Result<(), ApiError> {
+fn allocate_node_ports(
+    srv: &ApiServer,
+    svc: &mut Value,
+    keep: &[u16],
+    claims: &mut Claims,
+) -> Result<(), ApiError> {
     if !wants_node_ports(svc) && service_type(svc) != "LoadBalancer" {
         return Ok(());
     }
@@ -196,7 +219,10 @@ fn allocate_node_ports(srv: &ApiServer, svc: &mut Value, keep: &[u16], claims: &
     };
     let mut taken_here: Vec<u16> = Vec::new();
     for (i, port) in ports.iter_mut().enumerate() {
-        let requested = port.get("nodePort").and_then(Value::as_i64).filter(|p| *p != 0);
+        let requested = port
+            .get("nodePort")
+            .and_then(Value::as_i64)
+            .filter(|p| *p != 0);
         let requested = match requested {
             Some(p) => match u16::try_from(p) {
                 Ok(p) => Some(p),
@@ -219,7 +245,12 @@ fn allocate_node_ports(srv: &ApiServer, svc: &mut Value, keep: &[u16], claims: &
             }
             Err(e) => {
                 super::abandon(srv, std::mem::take(claims));
-                return Err(node_port_error(&name, i, i64::from(requested.unwrap_or(0)), &e.to_string()));
+                return Err(node_port_error(
+                    &name,
+                    i,
+                    i64::from(requested.unwrap_or(0)),
+                    &e.to_string(),
+                ));
             }
         }
     }
@@ -227,7 +258,11 @@ fn allocate_node_ports(srv: &ApiServer, svc: &mut Value, keep: &[u16], claims: &
 }
 
 fn node_port_error(name: &str, index: usize, port: i64, detail: &str) -> ApiError {
-    let errs = [FieldError::invalid(format!("spec.ports[{index}].nodePort"), port, detail)];
+    let errs = [FieldError::invalid(
+        format!("spec.ports[{index}].nodePort"),
+        port,
+        detail,
+    )];
     ApiError::invalid("", "Service", name, &errs)
 }
 
@@ -260,14 +295,24 @@ pub(crate) fn prepare_create(srv: &ApiServer, svc: &mut Value) -> Result<Claims,
 
 /// Carries allocated values over an update that left them out, as upstream's
 /// `patchAllocatedValues` does, then allocates and releases what the change needs.
-pub(crate) fn prepare_update(srv: &ApiServer, new: &mut Value, old: &Value) -> Result<Claims, ApiError> {
+pub(crate) fn prepare_update(
+    srv: &ApiServer,
+    new: &mut Value,
+    old: &Value,
+) -> Result<Claims, ApiError> {
     let mut claims = Claims::default();
     let old_type = service_type(old).to_string();
     let new_type = service_type(new).to_string();
     let old_ip = allocated_ip(old);
     if new_type == "ExternalName" {
         if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
-            if spec.get("clusterIP").and_then(Value::as_str).unwrap_or("").is_empty() || old_type != "ExternalName" {
+            if spec
+                .get("clusterIP")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+                || old_type != "ExternalName"
+            {
                 spec.remove("clusterIP");
                 spec.remove("clusterIPs");
             }
@@ -314,9 +359,14 @@ fn keep_old_node_ports(new: &mut Value, old: &Value, new_type: &str) {
         return;
     };
     for port in ports.iter_mut() {
-        let has = port.get("nodePort").and_then(Value::as_i64).is_some_and(|p| p != 0);
+        let has = port
+            .get("nodePort")
+            .and_then(Value::as_i64)
+            .is_some_and(|p| p != 0);
         if new_type == "ClusterIP" || new_type == "ExternalName" {
-            let kept_from_old = old_ports.iter().any(|o| o.get("nodePort") == port.get("nodePort"));
+            let kept_from_old = old_ports
+                .iter()
+                .any(|o| o.get("nodePort") == port.get("nodePort"));
             if has && kept_from_old {
                 if let Some(map) = port.as_object_mut() {
                     map.remove("nodePort");
@@ -330,7 +380,10 @@ fn keep_old_node_ports(new: &mut Value, old: &Value, new_type: &str) {
         let same = old_ports.iter().find(|o| {
             o.get("port") == port.get("port")
                 && o.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
-                    == port.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                    == port
+                        .get("protocol")
+                        .and_then(Value::as_str)
+                        .unwrap_or("TCP")
         });
         if let Some(np) = same.and_then(|o| o.get("nodePort")) {
             port["nodePort"] = np.clone();

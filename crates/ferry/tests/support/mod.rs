@@ -48,7 +48,10 @@ impl Lab {
     }
 
     fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).expect("ferry is running")
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("ferry is running")
     }
 
     fn wait_ready(&self) {
@@ -60,7 +63,11 @@ impl Lab {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "ferry did not become ready; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "ferry did not become ready; log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -74,8 +81,14 @@ impl Lab {
         cmd.arg(format!("--net=/proc/{}/ns/net", self.pid()))
             .arg("--")
             .arg("kubectl")
-            .arg(format!("--kubeconfig={}", self.data_dir().join("kubeconfig").display()))
-            .arg(format!("--cache-dir={}", self.dir.path().join("kube-cache").display()))
+            .arg(format!(
+                "--kubeconfig={}",
+                self.data_dir().join("kubeconfig").display()
+            ))
+            .arg(format!(
+                "--cache-dir={}",
+                self.dir.path().join("kube-cache").display()
+            ))
             .args(args)
             .env_remove("KUBECONFIG");
         cmd
@@ -95,7 +108,12 @@ impl Lab {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run kubectl");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
         child.wait_with_output().expect("kubectl output")
     }
 
@@ -132,14 +150,22 @@ impl Lab {
     /// Runs kubectl expecting failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(!out.status.success(), "kubectl {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     /// Applies a manifest given as text.
     pub fn apply(&self, manifest: &str) -> String {
         let out = self.kubectl_stdin(&["apply", "-f", "-"], manifest);
-        assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -156,8 +182,12 @@ impl Lab {
     }
 
     fn stop(&mut self, signal: &str) {
-        let Some(mut child) = self.child.take() else { return };
-        let _ = Command::new("kill").args([signal, &child.id().to_string()]).status();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -195,7 +225,9 @@ mod libc_signal {
 
 /// The repository's examples directory.
 pub fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
 }
 
 /// Replaces ages and other volatile cells so tables compare exactly.
