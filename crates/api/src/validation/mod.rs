@@ -4,6 +4,8 @@
 
 pub mod meta;
 pub mod names;
+pub mod network;
+pub mod service;
 
 /// How a kind's `metadata.name` is validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
