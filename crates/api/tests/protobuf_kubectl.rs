@@ -162,3 +162,28 @@ fn create_ingress() {
                "status": {"loadBalancer": {}}})
     );
 }
+
+#[test]
+fn created_objects_pass_defaulting_and_validation() {
+    for name in [
+        "secret-generic",
+        "secret-tls",
+        "secret-docker-registry",
+        "configmap",
+        "deployment",
+        "deployment-multi",
+        "deployment-command",
+    ] {
+        let mut value = decode(name);
+        value["metadata"]["namespace"] = json!("default");
+        let resource = find_kind(
+            value["apiVersion"].as_str().unwrap(),
+            value["kind"].as_str().unwrap(),
+        )
+        .unwrap();
+        let (mut object, _) = resource.ops.decode(&value).unwrap();
+        resource.ops.set_defaults(&mut object).unwrap();
+        let errs = resource.ops.validate_create(&object, true).unwrap();
+        assert!(errs.is_empty(), "{name}: {errs:?}");
+    }
+}
