@@ -477,7 +477,11 @@ fn every_example_manifest_is_accepted() {
     for path in names {
         let path = path.display().to_string();
         let out = lab.kubectl(&["apply", "-f", &path]);
-        assert!(out.status.success(), "{path}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -488,8 +492,18 @@ fn manual_endpoints_for_a_service_without_selector() {
         lab.ok(&["apply", "-f", &support::example(f).display().to_string()]);
     }
     let ep = support::columns(&lab.ok(&["get", "ep", "external-service", "--no-headers"]));
-    assert_eq!(ep[0][..2], ["external-service", "11.11.11.11:80,22.22.22.22:80"]);
-    let svc = support::columns(&lab.ok(&["get", "svc", "external-service", "-o", "wide", "--no-headers"]));
+    assert_eq!(
+        ep[0][..2],
+        ["external-service", "11.11.11.11:80,22.22.22.22:80"]
+    );
+    let svc = support::columns(&lab.ok(&[
+        "get",
+        "svc",
+        "external-service",
+        "-o",
+        "wide",
+        "--no-headers",
+    ]));
     assert_eq!(svc[0][6], "<none>", "no selector: {svc:?}");
 }
 
@@ -500,18 +514,40 @@ fn expose_rc_and_pod() {
         "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: kubia\nspec:\n  replicas: 3\n  selector:\n    app: kubia\n  template:\n    metadata:\n      labels:\n        app: kubia\n    spec:\n      containers:\n      - name: kubia\n        image: luksa/kubia\n        ports:\n        - containerPort: 8080\n",
     );
     assert_eq!(
-        lab.ok(&["expose", "rc", "kubia", "--type=LoadBalancer", "--name", "kubia-http"]),
+        lab.ok(&[
+            "expose",
+            "rc",
+            "kubia",
+            "--type=LoadBalancer",
+            "--name",
+            "kubia-http"
+        ]),
         "service/kubia-http exposed\n"
     );
     let row = support::columns(&lab.ok(&["get", "svc", "kubia-http", "--no-headers"]));
     assert_eq!([&row[0][1], &row[0][3]], ["LoadBalancer", "<pending>"]);
-    assert!(row[0][4].starts_with("8080:") && row[0][4].ends_with("/TCP"), "{row:?}");
+    assert!(
+        row[0][4].starts_with("8080:") && row[0][4].ends_with("/TCP"),
+        "{row:?}"
+    );
     lab.apply(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: solo\n  labels:\n    app: solo\nspec:\n  containers:\n  - name: web\n    image: nginx\n    ports:\n    - containerPort: 80\n",
     );
-    assert_eq!(lab.ok(&["expose", "pod", "solo", "--port=80"]), "service/solo exposed\n");
-    assert_eq!(lab.ok(&["get", "svc", "solo", "-o", "jsonpath={.spec.selector.app}"]), "solo");
+    assert_eq!(
+        lab.ok(&["expose", "pod", "solo", "--port=80"]),
+        "service/solo exposed\n"
+    );
+    assert_eq!(
+        lab.ok(&["get", "svc", "solo", "-o", "jsonpath={.spec.selector.app}"]),
+        "solo"
+    );
     let again = lab.fails(&["expose", "pod", "solo", "--port=80"]);
-    assert!(again.contains("Error from server (AlreadyExists): services \"solo\" already exists"), "{again}");
-    assert_eq!(lab.ok(&["scale", "rc", "kubia", "--replicas=5"]), "replicationcontroller/kubia scaled\n");
+    assert!(
+        again.contains("Error from server (AlreadyExists): services \"solo\" already exists"),
+        "{again}"
+    );
+    assert_eq!(
+        lab.ok(&["scale", "rc", "kubia", "--replicas=5"]),
+        "replicationcontroller/kubia scaled\n"
+    );
 }
