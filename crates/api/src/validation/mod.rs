@@ -2,6 +2,8 @@
 //!
 //! Messages are apimachinery's `validation` package's, word for word, because kubectl prints them.
 
+pub mod endpoints;
+pub mod ingress;
 pub mod meta;
 pub mod names;
 pub mod network;
