@@ -18,7 +18,7 @@ use super::network::{
 use crate::field::{ErrorList, FieldError, Path};
 
 /// Address types a new EndpointSlice may have.
-pub const ADDRESS_TYPES: &[&str] = &["FQDN", "IPv4", "IPv6"];
+const ADDRESS_TYPES: &[&str] = &["FQDN", "IPv4", "IPv6"];
 /// On update, the deprecated `IP` type of old slices is still accepted.
 const ADDRESS_TYPES_ON_UPDATE: &[&str] = &["FQDN", "IP", "IPv4", "IPv6"];
 const MAX_ENDPOINTS: usize = 1000;

@@ -15,7 +15,7 @@ use super::network::{
 use crate::field::{BadValue, ErrorList, FieldError, Path};
 
 /// The annotation that named an Ingress's class before `spec.ingressClassName`.
-pub const ANNOTATION_INGRESS_CLASS: &str = "kubernetes.io/ingress.class";
+pub(crate) const ANNOTATION_INGRESS_CLASS: &str = "kubernetes.io/ingress.class";
 const PATH_TYPES: &[&str] = &["Exact", "ImplementationSpecific", "Prefix"];
 const INVALID_PATH_SEQUENCES: &[&str] = &["//", "/./", "/../", "%2f", "%2F"];
 const INVALID_PATH_SUFFIXES: &[&str] = &["/..", "/."];

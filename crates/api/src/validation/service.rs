@@ -19,19 +19,19 @@ use super::network::{
 };
 use crate::field::{go_quote, BadValue, ErrorList, FieldError, Path};
 
-pub const TYPE_CLUSTER_IP: &str = "ClusterIP";
-pub const TYPE_NODE_PORT: &str = "NodePort";
-pub const TYPE_LOAD_BALANCER: &str = "LoadBalancer";
-pub const TYPE_EXTERNAL_NAME: &str = "ExternalName";
+pub(crate) const TYPE_CLUSTER_IP: &str = "ClusterIP";
+pub(crate) const TYPE_NODE_PORT: &str = "NodePort";
+pub(crate) const TYPE_LOAD_BALANCER: &str = "LoadBalancer";
+pub(crate) const TYPE_EXTERNAL_NAME: &str = "ExternalName";
 /// `clusterIP: None`, a headless Service.
-pub const CLUSTER_IP_NONE: &str = "None";
-pub const IPV4: &str = "IPv4";
-pub const IPV6: &str = "IPv6";
-pub const SINGLE_STACK: &str = "SingleStack";
-pub const PREFER_DUAL_STACK: &str = "PreferDualStack";
-pub const REQUIRE_DUAL_STACK: &str = "RequireDualStack";
+pub(crate) const CLUSTER_IP_NONE: &str = "None";
+pub(crate) const IPV4: &str = "IPv4";
+pub(crate) const IPV6: &str = "IPv6";
+pub(crate) const SINGLE_STACK: &str = "SingleStack";
+pub(crate) const PREFER_DUAL_STACK: &str = "PreferDualStack";
+pub(crate) const REQUIRE_DUAL_STACK: &str = "RequireDualStack";
 /// The longest `sessionAffinityConfig.clientIP.timeoutSeconds`, a day.
-pub const MAX_CLIENT_IP_AFFINITY_SECONDS: i32 = 86400;
+pub(crate) const MAX_CLIENT_IP_AFFINITY_SECONDS: i32 = 86400;
 
 const SERVICE_TYPES: &[&str] = &[
     TYPE_CLUSTER_IP,
@@ -50,33 +50,43 @@ const ANNOTATION_SOURCE_RANGES: &str = "service.beta.kubernetes.io/load-balancer
 
 /// `ValidateService`, beyond the ObjectMeta checks the framework runs.
 pub fn validate_service(svc: &Service) -> ErrorList {
-    let spec = Spec::of(svc);
+    with_spec(svc, |spec| validate_service_spec(svc, &spec))
+}
+
+fn validate_service_spec(svc: &Service, spec: &Spec) -> ErrorList {
     let mut errs = validate_topology_annotations(svc);
-    errs.extend(validate_type_specifics(&spec));
-    errs.extend(validate_ports(&spec));
+    errs.extend(validate_type_specifics(spec));
+    errs.extend(validate_ports(spec));
     if let Some(selector) = &spec.0.selector {
         errs.extend(validate_labels(selector, &spec_path().child("selector")));
     }
-    errs.extend(validate_session_affinity(&spec));
-    errs.extend(validate_cluster_ips_related_fields(svc));
-    errs.extend(validate_external_ips(&spec));
-    errs.extend(validate_type(&spec));
-    errs.extend(validate_port_uniqueness(&spec));
-    errs.extend(validate_source_ranges(svc, &spec));
-    errs.extend(validate_allocate_node_ports(&spec));
-    errs.extend(validate_load_balancer_class(None, &spec));
-    errs.extend(validate_external_traffic_policy(&spec));
-    errs.extend(validate_internal_traffic_policy(&spec));
-    errs.extend(validate_traffic_distribution(&spec));
+    errs.extend(validate_session_affinity(spec));
+    errs.extend(validate_cluster_ips_related_fields(spec));
+    errs.extend(validate_external_ips(spec));
+    errs.extend(validate_type(spec));
+    errs.extend(validate_port_uniqueness(spec));
+    errs.extend(validate_source_ranges(svc, spec));
+    errs.extend(validate_allocate_node_ports(spec));
+    errs.extend(validate_load_balancer_class(None, spec));
+    errs.extend(validate_external_traffic_policy(spec));
+    errs.extend(validate_internal_traffic_policy(spec));
+    errs.extend(validate_traffic_distribution(spec));
     errs
 }
 
 /// `ValidateServiceUpdate`, beyond the ObjectMeta checks the framework runs.
 pub fn validate_service_update(new: &Service, old: &Service) -> ErrorList {
-    let (new_spec, old_spec) = (Spec::of(new), Spec::of(old));
-    let mut errs = validate_cluster_ips_change(&new_spec, &old_spec);
-    errs.extend(validate_ip_families_change(&new_spec, &old_spec));
-    errs.extend(validate_load_balancer_class(Some(&old_spec), &new_spec));
+    with_spec(new, |new_spec| {
+        with_spec(old, |old_spec| {
+            validate_update_specs(new, &new_spec, &old_spec)
+        })
+    })
+}
+
+fn validate_update_specs(new: &Service, new_spec: &Spec, old_spec: &Spec) -> ErrorList {
+    let mut errs = validate_cluster_ips_change(new_spec, old_spec);
+    errs.extend(validate_ip_families_change(new_spec, old_spec));
+    errs.extend(validate_load_balancer_class(Some(old_spec), new_spec));
     if new_spec.needs_health_check()
         && old_spec.needs_health_check()
         && new_spec.0.health_check_node_port != old_spec.0.health_check_node_port
@@ -86,7 +96,7 @@ pub fn validate_service_update(new: &Service, old: &Service) -> ErrorList {
             "field is immutable",
         ));
     }
-    errs.extend(validate_service(new));
+    errs.extend(validate_service_spec(new, new_spec));
     errs
 }
 
@@ -94,16 +104,19 @@ pub fn validate_service_update(new: &Service, old: &Service) -> ErrorList {
 /// (`initIPFamilyFields`) on a cluster whose only service CIDR is IPv4. Upstream answers with
 /// these errors alone, before allocation and before [`validate_service`].
 pub fn validate_ip_families(svc: &Service) -> ErrorList {
-    let spec = Spec::of(svc);
+    with_spec(svc, |spec| validate_ip_families_of(&spec))
+}
+
+fn validate_ip_families_of(spec: &Spec) -> ErrorList {
     if spec.type_() == TYPE_EXTERNAL_NAME {
         return Vec::new();
     }
-    let errs = validate_cluster_ips_related_fields(svc);
+    let errs = validate_cluster_ips_related_fields(spec);
     if !errs.is_empty() {
         return errs;
     }
-    let mut errs = validate_policy_against_values(&spec);
-    errs.extend(validate_cluster_ip_families(&spec));
+    let mut errs = validate_policy_against_values(spec);
+    errs.extend(validate_cluster_ip_families(spec));
     if !errs.is_empty() || spec.is_headless_without_selector() {
         return errs;
     }
@@ -130,7 +143,7 @@ pub fn validate_ip_families(svc: &Service) -> ErrorList {
 /// [`validate_ip_families`] passes: from the cluster IPs, else `[IPv4]`; a headless Service
 /// without selector that is not `SingleStack` also gets `IPv6`, since its records come from
 /// whatever endpoints it is given.
-pub fn default_ip_families(spec: &mut ServiceSpec) {
+pub(crate) fn default_ip_families(spec: &mut ServiceSpec) {
     let mut families = spec.ip_families.take().unwrap_or_default();
     let headless_without_selector = Spec(spec).is_headless_without_selector();
     if !headless_without_selector {
@@ -180,7 +193,10 @@ pub fn prepare_update(new: &mut Service, old: &Service) {
 
 /// Warnings kube-apiserver 1.32 answers a Service write with (`GetWarningsForService`).
 pub fn service_warnings(svc: &Service) -> Vec<String> {
-    let spec = Spec::of(svc);
+    with_spec(svc, |spec| warnings_of(svc, &spec))
+}
+
+fn warnings_of(svc: &Service, spec: &Spec) -> Vec<String> {
     let mut warnings = Vec::new();
     if annotation(svc, ANNOTATION_TOPOLOGY_HINTS).is_some() {
         warnings.push(format!(
@@ -237,16 +253,15 @@ pub fn service_warnings(svc: &Service) -> Vec<String> {
 /// Read access to a spec with upstream's zero values for absent fields.
 struct Spec<'a>(&'a ServiceSpec);
 
-impl<'a> Spec<'a> {
-    fn of(svc: &'a Service) -> Self {
-        static EMPTY: std::sync::OnceLock<ServiceSpec> = std::sync::OnceLock::new();
-        Spec(
-            svc.spec
-                .as_ref()
-                .unwrap_or_else(|| EMPTY.get_or_init(ServiceSpec::default)),
-        )
+/// Runs `f` on the Service's spec, or on an empty one (Go's zero value) when it has none.
+fn with_spec<T>(svc: &Service, f: impl FnOnce(Spec) -> T) -> T {
+    match &svc.spec {
+        Some(spec) => f(Spec(spec)),
+        None => f(Spec(&ServiceSpec::default())),
     }
+}
 
+impl<'a> Spec<'a> {
     fn type_(&self) -> &'a str {
         self.0.type_.as_deref().unwrap_or("")
     }
@@ -484,8 +499,7 @@ fn validate_client_ip_config(spec: &Spec, path: &Path) -> ErrorList {
 
 /// `ValidateServiceClusterIPsRelatedFields`: `clusterIP`, `clusterIPs`, `ipFamilies` and
 /// `ipFamilyPolicy` each well formed and consistent with one another.
-fn validate_cluster_ips_related_fields(svc: &Service) -> ErrorList {
-    let spec = Spec::of(svc);
+fn validate_cluster_ips_related_fields(spec: &Spec) -> ErrorList {
     if spec.type_() == TYPE_EXTERNAL_NAME {
         return Vec::new();
     }
@@ -510,7 +524,7 @@ fn validate_cluster_ips_related_fields(svc: &Service) -> ErrorList {
             "must be empty when `clusterIP` is not specified",
         ));
     }
-    errs.extend(validate_ip_family_values(&spec));
+    errs.extend(validate_ip_family_values(spec));
     let mut has_invalid_ips = false;
     for (i, ip) in ips.iter().enumerate() {
         if i == 0 && ip == CLUSTER_IP_NONE {
