@@ -34,6 +34,10 @@ pub trait Kind:
     /// Field defaulting as the scheme's defaulters do it (`SetDefaults_Service`, ...).
     fn set_defaults(&mut self) {}
 
+    /// The update strategy's `PrepareForUpdate`: carry over from the stored object what a
+    /// client may leave out or may not change through the main resource.
+    fn prepare_for_update(&mut self, _old: &Self) {}
+
     /// Validation of a new object, beyond the common ObjectMeta checks the framework runs.
     fn validate_create(&self) -> ErrorList {
         Vec::new()
@@ -105,6 +109,8 @@ pub trait KindOps: Send + Sync {
     fn decode(&self, body: &Value) -> Result<(Value, Vec<String>), DecodeError>;
     /// Applies defaults to a decoded object.
     fn set_defaults(&self, object: &mut Value) -> Result<(), DecodeError>;
+    /// Runs the kind's update strategy on a main-resource update.
+    fn prepare_for_update(&self, object: &mut Value, old: &Value) -> Result<(), DecodeError>;
     /// Full create validation: ObjectMeta plus the kind's rules.
     fn validate_create(&self, object: &Value, namespaced: bool) -> Result<ErrorList, DecodeError>;
     /// Full update validation against the stored object.
@@ -164,6 +170,14 @@ impl<K: Printer> KindOps for Typed<K> {
         let mut typed_object: K = typed(object)?;
         typed_object.set_defaults();
         *object = to_value(&typed_object)?;
+        Ok(())
+    }
+
+    fn prepare_for_update(&self, object: &mut Value, old: &Value) -> Result<(), DecodeError> {
+        let mut new_object: K = typed(object)?;
+        let old_object: K = typed(old)?;
+        new_object.prepare_for_update(&old_object);
+        *object = to_value(&new_object)?;
         Ok(())
     }
 

@@ -87,6 +87,15 @@ pub(crate) async fn ensure_defaults(srv: &ApiServer) -> Result<(), StartError> {
 
 /// Points the `kubernetes` Service's Endpoints and EndpointSlice at this API server.
 async fn publish_endpoints(srv: &ApiServer) -> Result<(), StartError> {
+    if srv.config.advertise_address.is_loopback() {
+        // Endpoints may not hold loopback addresses (pods could never reach them); until the
+        // API server advertises a routable address, the Service has no endpoints.
+        tracing::warn!(
+            address = %srv.config.advertise_address,
+            "not publishing endpoints for the kubernetes service: the advertise address is loopback"
+        );
+        return Ok(());
+    }
     let address = srv.config.advertise_address.to_string();
     let port = srv.config.secure_port;
     let endpoints = json!({

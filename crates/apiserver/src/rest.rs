@@ -569,6 +569,10 @@ fn merge_update(
             };
         }
     }
+    ctx.info
+        .ops
+        .prepare_for_update(&mut new, old)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     if ctx.info.has_subresource("status") {
         match old.get("status") {
             Some(s) => new["status"] = s.clone(),

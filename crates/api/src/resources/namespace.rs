@@ -18,6 +18,16 @@ impl Kind for Namespace {
 
     /// `SetDefaults_Namespace` and `SetDefaults_NamespaceStatus`, and the `kubernetes`
     /// finalizer the strategy adds on create.
+    /// `namespaceStrategy.PrepareForUpdate`: finalizers change only through `finalize`, and the
+    /// phase only through `status`.
+    fn prepare_for_update(&mut self, old: &Self) {
+        let finalizers = old.spec.as_ref().and_then(|s| s.finalizers.clone());
+        self.spec
+            .get_or_insert_with(NamespaceSpec::default)
+            .finalizers = finalizers;
+        self.status = old.status.clone();
+    }
+
     fn set_defaults(&mut self) {
         if let Some(name) = self.metadata.name.clone().filter(|n| !n.is_empty()) {
             self.metadata

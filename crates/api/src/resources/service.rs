@@ -29,6 +29,11 @@ impl Kind for Service {
 
     /// `SetDefaults_Service`, the create half of `NormalizeClusterIPs`, and the IP-family
     /// defaults the service storage fills in (`initIPFamilyFields`).
+    fn prepare_for_update(&mut self, old: &Self) {
+        crate::validation::service::patch_update(self, old);
+        crate::validation::service::prepare_update(self, old);
+    }
+
     fn set_defaults(&mut self) {
         let spec = self.spec.get_or_insert_with(ServiceSpec::default);
         default_session_affinity(spec);

@@ -176,10 +176,10 @@ fn allocate_cluster_ip(
     }
     let requested_ip = match requested.as_deref() {
         None | Some("") => None,
-        Some(text) => match text.parse::<Ipv4Addr>() {
-            Ok(ip) => Some(ip),
+        Some(text) => match ferry_ipam::parse_ipv4_sloppy(text) {
+            Some(ip) => Some(ip),
             // Not an IPv4 address: validation reports it with upstream's message.
-            Err(_) => return Ok(()),
+            None => return Ok(()),
         },
     };
     match srv.allocators.allocate_ip(requested_ip) {
@@ -267,7 +267,51 @@ fn node_port_error(name: &str, index: usize, port: i64, detail: &str) -> ApiErro
 }
 
 fn allocated_ip(svc: &Value) -> Option<Ipv4Addr> {
-    spec_str(svc, "clusterIP").and_then(|s| s.parse().ok())
+    spec_str(svc, "clusterIP").and_then(ferry_ipam::parse_ipv4_sloppy)
+}
+
+fn health_check_port(svc: &Value) -> Option<u16> {
+    svc.pointer("/spec/healthCheckNodePort")
+        .and_then(Value::as_u64)
+        .filter(|p| *p != 0)
+        .and_then(|p| u16::try_from(p).ok())
+}
+
+/// Does the Service need a health check node port (LoadBalancer with local traffic policy)?
+fn needs_health_check_port(svc: &Value) -> bool {
+    service_type(svc) == "LoadBalancer" && spec_str(svc, "externalTrafficPolicy") == Some("Local")
+}
+
+/// Allocates `spec.healthCheckNodePort` when the Service needs one and does not keep `old`.
+fn allocate_health_check_port(
+    srv: &ApiServer,
+    svc: &mut Value,
+    old: Option<u16>,
+    claims: &mut Claims,
+) -> Result<(), ApiError> {
+    if !needs_health_check_port(svc) {
+        return Ok(());
+    }
+    let requested = health_check_port(svc).or(old);
+    if requested.is_some() && requested == old {
+        svc["spec"]["healthCheckNodePort"] = json!(requested);
+        return Ok(());
+    }
+    match srv.allocators.allocate_port(requested) {
+        Ok(port) => {
+            svc["spec"]["healthCheckNodePort"] = json!(port);
+            claim(claims, Allocation::NodePort(port), &owner(svc));
+            Ok(())
+        }
+        Err(e) => {
+            let errs = [FieldError::invalid(
+                "spec.healthCheckNodePort",
+                i64::from(requested.unwrap_or(0)),
+                e.to_string(),
+            )];
+            Err(ApiError::invalid("", "Service", object::name(svc), &errs))
+        }
+    }
 }
 
 fn allocated_ports(svc: &Value) -> Vec<u16> {
@@ -286,7 +330,9 @@ fn allocated_ports(svc: &Value) -> Vec<u16> {
 pub(crate) fn prepare_create(srv: &ApiServer, svc: &mut Value) -> Result<Claims, ApiError> {
     let mut claims = Claims::default();
     allocate_cluster_ip(srv, svc, &mut claims)?;
-    if let Err(e) = allocate_node_ports(srv, svc, &[], &mut claims) {
+    let allocated = allocate_node_ports(srv, svc, &[], &mut claims)
+        .and_then(|()| allocate_health_check_port(srv, svc, None, &mut claims));
+    if let Err(e) = allocated {
         super::abandon(srv, claims);
         return Err(e);
     }
@@ -338,7 +384,20 @@ pub(crate) fn prepare_update(
         super::abandon(srv, claims);
         return Err(e);
     }
-    let new_ports = allocated_ports(new);
+    let old_health = health_check_port(old);
+    if let Err(e) = allocate_health_check_port(srv, new, old_health, &mut claims) {
+        super::abandon(srv, claims);
+        return Err(e);
+    }
+    if !needs_health_check_port(new) {
+        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("healthCheckNodePort");
+        }
+    }
+    let mut new_ports = allocated_ports(new);
+    new_ports.extend(health_check_port(new));
+    let mut old_ports = old_ports;
+    old_ports.extend(old_health);
     for p in old_ports {
         if !new_ports.contains(&p) {
             unclaim(&mut claims, Allocation::NodePort(p));
@@ -397,7 +456,10 @@ pub(crate) fn prepare_delete(old: &Value) -> Claims {
         unclaim(&mut claims, Allocation::ClusterIp(ip));
     }
     let mut seen = Vec::new();
-    for p in allocated_ports(old) {
+    for p in allocated_ports(old)
+        .into_iter()
+        .chain(health_check_port(old))
+    {
         if !seen.contains(&p) {
             unclaim(&mut claims, Allocation::NodePort(p));
             seen.push(p);
