@@ -838,7 +838,7 @@ fn delete_options(ctx: &Ctx, body: &[u8]) -> Result<DeleteOptions, ApiError> {
         .and_then(Value::as_str)
         .or(ctx.query.get("propagationPolicy"))
         .map(str::to_string)
-        .unwrap_or_else(|| default_propagation(ctx.info.kind).to_string());
+        .unwrap_or_else(|| DEFAULT_PROPAGATION.to_string());
     if !["Background", "Foreground", "Orphan"].contains(&propagation.as_str()) {
         let errs = [ferry_api::field::FieldError::not_supported(
             "propagationPolicy",
@@ -860,10 +860,12 @@ fn delete_options(ctx: &Ctx, body: &[u8]) -> Result<DeleteOptions, ApiError> {
     })
 }
 
-/// Replication controllers orphan by default through old clients; everything else is background.
-fn default_propagation(_kind: &str) -> &'static str {
-    "Background"
-}
+/// Kinds whose registry answers a delete with the deleted object (`ReturnDeletedObject`);
+/// the others answer with a Success Status.
+const RETURN_DELETED_OBJECT: &[&str] = &["Service", "Pod", "Namespace"];
+
+/// The propagation of a delete that names none (kubectl always sends `Background`).
+const DEFAULT_PROPAGATION: &str = "Background";
 
 pub(crate) async fn delete(srv: &ApiServer, ctx: &Ctx, body: &[u8]) -> Reply {
     let options = delete_options(ctx, body)?;
@@ -873,8 +875,7 @@ pub(crate) async fn delete(srv: &ApiServer, ctx: &Ctx, body: &[u8]) -> Reply {
         Deleted::Pending(object) => render_one(ctx, &object, StatusCode::ACCEPTED),
         Deleted::Gone(object) => {
             let uid = object::meta_str(&object, "uid").unwrap_or("").to_string();
-            if ctx.info.kind == "Service" || ctx.info.kind == "Pod" || ctx.info.kind == "Namespace"
-            {
+            if RETURN_DELETED_OBJECT.contains(&ctx.info.kind) {
                 render_one(ctx, &object, StatusCode::OK)
             } else {
                 Ok(response::json(
