@@ -122,6 +122,13 @@ pub trait KindOps: Send + Sync {
     ) -> Result<ErrorList, DecodeError>;
     fn columns(&self) -> &'static [Column];
     fn cells(&self, object: &Value, now: Timestamp) -> Result<Vec<Cell>, DecodeError>;
+    /// The cells and the metadata of a stored object, decoded straight from its JSON bytes
+    /// (one pass instead of bytes → value → typed, for listing thousands as a Table).
+    fn cells_from_slice(
+        &self,
+        stored: &[u8],
+        now: Timestamp,
+    ) -> Result<(Vec<Cell>, Value), DecodeError>;
     fn field_labels(&self, object: &Value) -> Result<Vec<(&'static str, String)>, DecodeError>;
     fn warnings(&self, object: &Value) -> Result<Vec<String>, DecodeError>;
 }
@@ -216,6 +223,21 @@ impl<K: Printer> KindOps for Typed<K> {
 
     fn cells(&self, object: &Value, now: Timestamp) -> Result<Vec<Cell>, DecodeError> {
         Ok(typed::<K>(object)?.cells(now))
+    }
+
+    fn cells_from_slice(
+        &self,
+        stored: &[u8],
+        now: Timestamp,
+    ) -> Result<(Vec<Cell>, Value), DecodeError> {
+        let object: K = serde_json::from_slice(stored).map_err(|e| DecodeError::Malformed {
+            message: e.to_string(),
+        })?;
+        let metadata =
+            serde_json::to_value(object.metadata()).map_err(|e| DecodeError::Malformed {
+                message: e.to_string(),
+            })?;
+        Ok((object.cells(now), metadata))
     }
 
     fn field_labels(&self, object: &Value) -> Result<Vec<(&'static str, String)>, DecodeError> {

@@ -12,7 +12,7 @@ use crate::metrics::{DurationLabels, RequestLabels};
 use crate::request::{negotiate, resource_for, route, Query, ResourcePath, Route};
 use crate::response::{self, Body};
 use crate::rest::{self, UpdateScope};
-use crate::{discovery, openapi, scale, version, watch, ApiServer};
+use crate::{binding, discovery, openapi, scale, version, watch, ApiServer};
 
 /// An authenticated caller (from its client certificate: CN = name, O = groups).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,6 +190,7 @@ impl ApiServer {
             (&Method::GET, true, None | Some("status")) => rest::get(self, &ctx).await,
             (&Method::GET, true, Some("scale")) => scale::get(self, &ctx).await,
             (&Method::POST, false, None) => rest::create(self, &ctx, body).await,
+            (&Method::POST, true, Some("binding")) => binding::create(self, &ctx, body).await,
             (&Method::PUT, true, None) => rest::update(self, &ctx, body, UpdateScope::Main).await,
             (&Method::PUT, true, Some("status")) => {
                 rest::update(self, &ctx, body, UpdateScope::Status).await

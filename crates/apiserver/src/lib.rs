@@ -5,9 +5,11 @@
 //! The only user of `ferry-store`. Knows nothing of nodes' kernels: it stores desired state and
 //! serves it; controllers and agents act on it through this API.
 
+mod binding;
 mod bootstrap;
 mod context;
 mod discovery;
+mod event_cache;
 mod handler;
 mod metrics;
 mod object;
@@ -53,6 +55,7 @@ pub struct ApiServer {
     pub(crate) config: ApiConfig,
     pub(crate) allocators: registry::service::Allocators,
     pub(crate) metrics: ApiMetrics,
+    pub(crate) event_cache: Arc<event_cache::EventCache>,
 }
 
 /// Why the API server could not start.
@@ -79,6 +82,7 @@ impl ApiServer {
             config,
             allocators,
             metrics,
+            event_cache: Arc::default(),
         });
         bootstrap::ensure_defaults(&server).await?;
         Ok(server)

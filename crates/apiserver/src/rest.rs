@@ -54,7 +54,7 @@ pub(crate) fn decode_stored(kv: &KeyValue) -> Result<Value, ApiError> {
 }
 
 /// The stored form: the object without its resourceVersion (the store's revision is the truth).
-fn encode_for_store(object: &Value) -> Result<Bytes, ApiError> {
+pub(crate) fn encode_for_store(object: &Value) -> Result<Bytes, ApiError> {
     let mut copy = object.clone();
     object::remove_path(&mut copy, &["metadata", "resourceVersion"]);
     serde_json::to_vec(&copy).map(Bytes::from).map_err(internal)
@@ -169,6 +169,11 @@ impl Selectors {
         Ok(Selectors { labels, fields })
     }
 
+    /// No selector at all: every object matches.
+    pub fn is_everything(&self) -> bool {
+        self.labels.is_none() && self.fields.is_none()
+    }
+
     pub fn matches(&self, ctx: &Ctx, object: &Value) -> bool {
         if let Some(l) = &self.labels {
             if !l.matches(&object::labels(object)) {
@@ -239,6 +244,20 @@ pub(crate) async fn list(srv: &ApiServer, ctx: &Ctx) -> Reply {
     let prefix = collection_prefix(ctx.info, ctx.namespace());
     let listed = srv.store.list(&prefix, None).await.map_err(internal)?;
     let rv = listed.revision.to_string();
+    if ctx.format == Format::Json && selectors.is_everything() {
+        if let Some(body) = spliced_list(ctx, &listed.kvs, &rv) {
+            let mut resp = http::Response::new(response::full(body));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            return Ok(resp);
+        }
+    }
+    let metadata_rows = !matches!(ctx.query.get("includeObject"), Some("Object" | "None"));
+    if ctx.format == Format::Table && selectors.is_everything() && metadata_rows {
+        return table_from_stored(ctx, &listed.kvs, &rv);
+    }
     let mut items = Vec::with_capacity(listed.kvs.len());
     for kv in &listed.kvs {
         let object = decode_stored(kv)?;
@@ -268,6 +287,74 @@ pub(crate) async fn list(srv: &ApiServer, ctx: &Ctx) -> Reply {
             }),
         )),
     }
+}
+
+/// A Table of every stored object, each decoded once straight into its kind.
+fn table_from_stored(ctx: &Ctx, kvs: &[KeyValue], rv: &str) -> Reply {
+    let now = ferry_api::table::now();
+    let mut rows = Vec::with_capacity(kvs.len());
+    for kv in kvs {
+        let (cells, mut metadata) = ctx
+            .info
+            .ops
+            .cells_from_slice(&kv.value, now)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if let Some(meta) = metadata.as_object_mut() {
+            meta.insert(
+                "resourceVersion".into(),
+                Value::from(kv.mod_revision.to_string()),
+            );
+            meta.remove("managedFields");
+        }
+        rows.push(ferry_api::table::row(&cells, &metadata));
+    }
+    Ok(response::json(
+        StatusCode::OK,
+        &ferry_api::table::table(ctx.info.ops.columns(), rows, rv, true),
+    ))
+}
+
+/// A JSON list built from the stored bytes without decoding them: each object gets its
+/// resourceVersion spliced in as the first field of its metadata. `None` if some record does
+/// not have the layout this relies on (then the caller decodes).
+fn spliced_list(ctx: &Ctx, kvs: &[KeyValue], rv: &str) -> Option<Vec<u8>> {
+    let head = json!({
+        "kind": ctx.info.list_kind(),
+        "apiVersion": ctx.info.api_version(),
+        "metadata": {"resourceVersion": rv},
+    });
+    let mut out = serde_json::to_vec(&head).ok()?;
+    out.pop();
+    out.extend_from_slice(br#","items":["#);
+    let total: usize = kvs.iter().map(|kv| kv.value.len() + 40).sum();
+    out.reserve(total + 2);
+    for (i, kv) in kvs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        splice_resource_version(&kv.value, kv.mod_revision, &mut out)?;
+    }
+    out.extend_from_slice(b"]}");
+    Some(out)
+}
+
+/// Appends `stored` with `"resourceVersion":"<rev>"` inserted at the start of its top-level
+/// metadata. Stored objects are written by this server in the k8s-openapi field order
+/// (`apiVersion`, `kind`, `metadata`, ...), so `"metadata":{` is found before any nested object.
+fn splice_resource_version(stored: &[u8], revision: i64, out: &mut Vec<u8>) -> Option<()> {
+    const MARKER: &[u8] = br#""metadata":{"#;
+    let at = stored.windows(MARKER.len()).position(|w| w == MARKER)? + MARKER.len();
+    // Only the two plain strings apiVersion and kind may come before metadata.
+    if stored[1..at - 1].contains(&b'{') {
+        return None;
+    }
+    out.extend_from_slice(&stored[..at]);
+    out.extend_from_slice(format!(r#""resourceVersion":"{revision}""#).as_bytes());
+    if stored.get(at) != Some(&b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(&stored[at..]);
+    Some(())
 }
 
 /// Decodes a request body by its content type: JSON, YAML or Kubernetes protobuf.
@@ -1000,4 +1087,40 @@ pub(crate) async fn delete_collection(srv: &ApiServer, ctx: &Ctx, body: &[u8]) -
             "items": items,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spliced(stored: &str) -> Option<Value> {
+        let mut out = Vec::new();
+        splice_resource_version(stored.as_bytes(), 42, &mut out)?;
+        serde_json::from_slice(&out).ok()
+    }
+
+    #[test]
+    fn resource_version_is_spliced_into_metadata() {
+        let v = spliced(
+            r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"kubia"},"spec":{}}"#,
+        );
+        assert_eq!(
+            v,
+            Some(
+                json!({"apiVersion":"v1","kind":"Service","metadata":{"resourceVersion":"42","name":"kubia"},"spec":{}})
+            )
+        );
+        let empty = spliced(r#"{"apiVersion":"v1","kind":"X","metadata":{}}"#);
+        assert_eq!(
+            empty.and_then(|v| v["metadata"]["resourceVersion"]
+                .as_str()
+                .map(str::to_string)),
+            Some("42".into())
+        );
+        assert!(
+            spliced(r#"{"spec":{"metadata":{}},"metadata":{}}"#).is_none(),
+            "nested metadata first"
+        );
+        assert!(spliced(r#"{"kind":"X"}"#).is_none());
+    }
 }

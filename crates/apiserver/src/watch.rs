@@ -13,6 +13,7 @@ use ferry_api::ApiError;
 use ferry_store::{EventKind, StoreError};
 
 use crate::context::Ctx;
+use crate::event_cache::{event_line, CachedObject, EventType};
 use crate::object::{self, collection_prefix};
 use crate::request::Format;
 use crate::response::{self, Body};
@@ -62,7 +63,7 @@ pub(crate) async fn watch(srv: &ApiServer, ctx: Ctx) -> Result<Response<Body>, A
                 "too old resource version: {} ({compacted})",
                 requested - 1
             ));
-            let line = event_line("ERROR", status.to_status());
+            let line = event_line("ERROR", &status.to_status());
             let _ = tx.send(line).await;
             return Ok(resp);
         }
@@ -79,15 +80,10 @@ pub(crate) async fn watch(srv: &ApiServer, ctx: Ctx) -> Result<Response<Body>, A
         tx,
         first_table: true,
         last_revision: start - 1,
+        cache: srv.event_cache.clone(),
     };
     tokio::spawn(task.run(initial, stream, Duration::from_secs(timeout)));
     Ok(resp)
-}
-
-fn event_line(kind: &str, object: Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-    line.push(b'\n');
-    Bytes::from(line)
 }
 
 struct Watcher {
@@ -96,12 +92,14 @@ struct Watcher {
     tx: mpsc::Sender<Bytes>,
     first_table: bool,
     last_revision: i64,
+    cache: std::sync::Arc<crate::event_cache::EventCache>,
 }
 
 impl Watcher {
     async fn run(mut self, initial: Vec<Value>, mut stream: ferry_store::Watch, timeout: Duration) {
         for object in initial {
-            if !self.send("ADDED", &object).await {
+            let cached = CachedObject::from_listed(object);
+            if !self.send(EventType::Added, &cached).await {
                 return;
             }
         }
@@ -130,31 +128,33 @@ impl Watcher {
     /// Sends one store event, turning selector transitions into ADDED/DELETED as upstream does.
     async fn forward(&mut self, event: ferry_store::Event) -> bool {
         self.last_revision = event.revision();
-        let Ok(mut current) = decode_stored(&event.kv) else {
+        let Ok(current) = self.cache.get(&event.kv) else {
             return true;
         };
-        let previous = event.prev.as_ref().and_then(|p| decode_stored(p).ok());
+        if self.selectors.is_everything() {
+            let kind = match (event.kind, event.prev.is_some()) {
+                (EventKind::Delete, _) => EventType::Deleted,
+                (EventKind::Put, true) => EventType::Modified,
+                (EventKind::Put, false) => EventType::Added,
+            };
+            return self.send(kind, &current).await;
+        }
+        let previous = event.prev.as_ref().and_then(|p| self.cache.get(p).ok());
         let matched_before = previous
             .as_ref()
-            .is_some_and(|p| self.selectors.matches(&self.ctx, p));
-        match event.kind {
-            EventKind::Delete => {
-                object::set_resource_version(&mut current, event.revision());
-                if matched_before || self.selectors.matches(&self.ctx, &current) {
-                    return self.send("DELETED", &current).await;
-                }
-                true
-            }
-            EventKind::Put => {
-                let matches_now = self.selectors.matches(&self.ctx, &current);
-                match (previous.is_some(), matched_before, matches_now) {
-                    (_, true, true) => self.send("MODIFIED", &current).await,
-                    (_, false, true) => self.send("ADDED", &current).await,
-                    (true, true, false) => self.send("DELETED", &current).await,
-                    _ => true,
-                }
-            }
-        }
+            .is_some_and(|p| self.selectors.matches(&self.ctx, &p.object));
+        let matches_now = self.selectors.matches(&self.ctx, &current.object);
+        let kind = match event.kind {
+            EventKind::Delete if matched_before || matches_now => EventType::Deleted,
+            EventKind::Delete => return true,
+            EventKind::Put => match (previous.is_some(), matched_before, matches_now) {
+                (_, true, true) => EventType::Modified,
+                (_, false, true) => EventType::Added,
+                (true, true, false) => EventType::Deleted,
+                _ => return true,
+            },
+        };
+        self.send(kind, &current).await
     }
 
     async fn bookmark(&mut self) -> bool {
@@ -163,13 +163,14 @@ impl Watcher {
             "apiVersion": self.ctx.info.api_version(),
             "metadata": {"resourceVersion": self.last_revision.to_string()},
         });
-        self.tx.send(event_line("BOOKMARK", object)).await.is_ok()
+        self.tx.send(event_line("BOOKMARK", &object)).await.is_ok()
     }
 
-    async fn send(&mut self, kind: &str, object: &Value) -> bool {
-        let payload = match self.ctx.format {
-            Format::Json => object.clone(),
+    async fn send(&mut self, kind: EventType, cached: &CachedObject) -> bool {
+        let line = match self.ctx.format {
+            Format::Json => cached.json_line(kind),
             Format::Table => {
+                let object = &cached.object;
                 let Ok(row) = table_row(&self.ctx, object, ferry_api::table::now()) else {
                     return true;
                 };
@@ -177,9 +178,15 @@ impl Watcher {
                     .unwrap_or("")
                     .to_string();
                 let with_columns = std::mem::replace(&mut self.first_table, false);
-                ferry_api::table::table(self.ctx.info.ops.columns(), vec![row], &rv, with_columns)
+                let table = ferry_api::table::table(
+                    self.ctx.info.ops.columns(),
+                    vec![row],
+                    &rv,
+                    with_columns,
+                );
+                event_line(kind.wire_name(), &table)
             }
         };
-        self.tx.send(event_line(kind, payload)).await.is_ok()
+        self.tx.send(line).await.is_ok()
     }
 }
