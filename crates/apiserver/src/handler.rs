@@ -12,7 +12,7 @@ use crate::metrics::{DurationLabels, RequestLabels};
 use crate::request::{negotiate, resource_for, route, Query, ResourcePath, Route};
 use crate::response::{self, Body};
 use crate::rest::{self, UpdateScope};
-use crate::{binding, discovery, openapi, scale, version, watch, ApiServer};
+use crate::{binding, discovery, openapi, scale, streaming, version, watch, ApiServer};
 
 /// An authenticated caller (from its client certificate: CN = name, O = groups).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,22 +206,13 @@ impl ApiServer {
             (&Method::PATCH, true, Some("scale")) => scale::write(self, &ctx, body, true).await,
             (&Method::DELETE, true, None) => rest::delete(self, &ctx, body).await,
             (&Method::DELETE, false, None) => rest::delete_collection(self, &ctx, body).await,
-            (_, true, Some("log" | "exec" | "attach" | "portforward")) => {
-                pod_not_running(self, &ctx).await
+            (&Method::GET, true, Some("log")) => streaming::log(self, &ctx).await,
+            (_, true, Some("exec" | "attach" | "portforward")) => {
+                streaming::without_upgrade(self, &ctx).await
             }
             _ => Err(ApiError::method_not_allowed()),
         }
     }
-}
-
-/// Streams of a pod's containers need the node agent; until it runs the pod, say so as
-/// kube-apiserver does for a pod that has no node.
-async fn pod_not_running(srv: &ApiServer, ctx: &Ctx) -> Result<Response<Body>, ApiError> {
-    rest::get(srv, ctx).await?;
-    Err(ApiError::bad_request(format!(
-        "pod {} does not have a host assigned",
-        ctx.name()
-    )))
 }
 
 /// The Kubernetes verb of a request, for metrics and verb checks.

@@ -20,6 +20,7 @@ mod response;
 mod rest;
 mod scale;
 mod server;
+mod streaming;
 mod version;
 mod watch;
 
@@ -47,6 +48,10 @@ pub struct ApiConfig {
     pub secure_port: u16,
     /// Addresses to listen on.
     pub listen: Vec<SocketAddr>,
+    /// TLS toward node agents for exec, attach and logs: trusts the cluster CA and presents
+    /// the API server's kubelet-client certificate (`kube-apiserver-kubelet-client` in
+    /// `system:masters`). ALPN is set to HTTP/1.1 here, whatever the configuration says.
+    pub kubelet_client: Arc<rustls::ClientConfig>,
 }
 
 /// The API server's state, shared by every request.
@@ -56,6 +61,8 @@ pub struct ApiServer {
     pub(crate) allocators: registry::service::Allocators,
     pub(crate) metrics: ApiMetrics,
     pub(crate) event_cache: Arc<event_cache::EventCache>,
+    /// `config.kubelet_client` speaking HTTP/1.1, which upgrades need.
+    pub(crate) agent_tls: Arc<rustls::ClientConfig>,
 }
 
 /// Why the API server could not start.
@@ -77,12 +84,15 @@ impl ApiServer {
     ) -> Result<Arc<Self>, StartError> {
         let allocators = registry::service::Allocators::new(config.service_cidr, config.node_ports);
         allocators.load(store.as_ref()).await?;
+        let mut agent_tls = (*config.kubelet_client).clone();
+        agent_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let server = Arc::new(ApiServer {
             store,
             config,
             allocators,
             metrics,
             event_cache: Arc::default(),
+            agent_tls: Arc::new(agent_tls),
         });
         bootstrap::ensure_defaults(&server).await?;
         Ok(server)

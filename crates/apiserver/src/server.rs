@@ -1,5 +1,6 @@
 //! The HTTPS listener: TLS with optional client certificates, HTTP/1.1 and HTTP/2 on one port,
-//! bodies read up to the size limit, then [`ApiServer::handle`].
+//! bodies read up to the size limit, then [`ApiServer::handle`]; pod stream upgrades go to
+//! the streaming module with their connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use ferry_api::ApiError;
 use crate::handler::User;
 use crate::response::{self, Body};
 use crate::rest::MAX_BODY_BYTES;
+use crate::streaming;
 use crate::ApiServer;
 
 /// Why serving stopped.
@@ -121,6 +123,10 @@ async fn handle_http(
     req: Request<Incoming>,
     user: Option<User>,
 ) -> Response<Body> {
+    // Upgraded pod streams keep their connection, so their body is never collected.
+    if streaming::is_stream_upgrade(&req) {
+        return streaming::upgrade(server, req, user).await;
+    }
     let (parts, body) = req.into_parts();
     let bytes: Bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),

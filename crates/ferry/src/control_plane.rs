@@ -41,12 +41,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
     let metrics = ApiMetrics::new(registry);
+    // The API server's identity toward node agents (exec, attach, logs), as kubeadm's
+    // apiserver-kubelet-client certificate.
+    let kubelet_client = pki
+        .issue_client_cert("kube-apiserver-kubelet-client", &["system:masters"])
+        .context("issue the kubelet client certificate")?;
+    let kubelet_tls = pki
+        .client_config(Some(&kubelet_client))
+        .context("TLS configuration toward node agents")?;
     let config = ApiConfig {
         service_cidr: args.service_cidr.parse().context("--service-cidr")?,
         node_ports: args.node_port_range.parse().context("--node-port-range")?,
         advertise_address: args.advertise_address,
         secure_port: args.port,
         listen: args.listen(),
+        kubelet_client: Arc::new(kubelet_tls),
     };
     say("starting the API server");
     let server = ApiServer::start(store.clone(), config, metrics)

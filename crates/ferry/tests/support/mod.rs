@@ -47,7 +47,8 @@ impl Lab {
         self.wait_ready();
     }
 
-    fn pid(&self) -> u32 {
+    /// The PID of `ferry server`, whose network namespace is the lab's.
+    pub fn pid(&self) -> u32 {
         self.child
             .as_ref()
             .map(Child::id)
