@@ -46,7 +46,7 @@ impl CertifiedKey {
 
     /// The pair read back from PEM, or `None` unless both parse and the key belongs to the
     /// certificate.
-    pub(crate) fn from_pem(cert_pem: &str, key_pem: &str) -> Option<Self> {
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Option<Self> {
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).ok()?;
         let key = KeyPair::from_pem(key_pem).ok()?;
         let parsed = parse_certificate(&cert_der)?;

@@ -83,6 +83,32 @@ impl Pki {
         })
     }
 
+    /// Issues a serving certificate for a node's agent (the kubelet's serving certificate):
+    /// subject `common_name` in `organizations`, valid for `ips` and `dns_names`, one year.
+    pub fn issue_serving_cert(
+        &self,
+        common_name: &str,
+        organizations: &[&str],
+        ips: &[IpAddr],
+        dns_names: &[String],
+    ) -> Result<CertifiedKey, PkiError> {
+        if common_name.is_empty() {
+            return Err(PkiError::EmptyCommonName);
+        }
+        let alt_names = SubjectAltNames {
+            dns_names: dns_names.iter().cloned().collect(),
+            ips: ips.iter().copied().collect(),
+        };
+        self.ca.issue(&Template {
+            subject: Subject {
+                common_name,
+                organizations,
+            },
+            profile: Profile::Server(&alt_names),
+            validity: Validity::starting(OffsetDateTime::now_utc(), LEAF_LIFETIME),
+        })
+    }
+
     /// TLS for the API server: the serving certificate; client certificates verified against
     /// the CA but optional (anonymous requests get through to authorization); ALPN h2, then
     /// http/1.1.
@@ -325,6 +351,24 @@ mod tests {
 
     fn alt_names(certified: &CertifiedKey) -> SubjectAltNames {
         parse_certificate(certified.cert_der()).unwrap().alt_names
+    }
+
+    #[test]
+    fn node_serving_certificates_cover_the_node_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(dir.path(), &PkiOptions::default()).unwrap();
+        let ip: IpAddr = "172.18.0.2".parse().unwrap();
+        let cert = pki
+            .issue_serving_cert(
+                "system:node:n1",
+                &["system:nodes"],
+                &[ip],
+                &["n1".to_string()],
+            )
+            .unwrap();
+        let names = alt_names(&cert);
+        assert!(names.ips.contains(&ip));
+        assert!(names.dns_names.contains("n1"));
     }
 
     #[test]
