@@ -15,6 +15,12 @@ pub struct Ipv4Cidr {
 }
 
 impl Ipv4Cidr {
+    /// `0.0.0.0/0`, the destination of a default route.
+    pub const ANY: Ipv4Cidr = Ipv4Cidr {
+        addr: Ipv4Addr::UNSPECIFIED,
+        prefix_len: 0,
+    };
+
     /// `addr/prefix_len`; fails for a length over 32.
     pub fn new(addr: Ipv4Addr, prefix_len: u8) -> Result<Ipv4Cidr, Error> {
         if prefix_len > 32 {

@@ -7,6 +7,7 @@
 mod cgroup;
 mod error;
 mod fd;
+mod init;
 mod mount;
 mod namespace;
 mod pidfd;
@@ -16,6 +17,7 @@ mod spawn;
 pub use cgroup::{Cgroup, CgroupRoot};
 pub use error::{Error, SpawnStep};
 pub use fd::{pipe, set_nonblocking, take_inherited_fd};
+pub use init::reap_until_hangup;
 pub use mount::{
     bind, bind_recursive, make_private_recursive, mount_overlay, mount_proc, mount_sysfs,
     mount_tmpfs, mountpoints, pivot_root_into, unmount_detach, Overlay,
@@ -23,6 +25,6 @@ pub use mount::{
 pub use namespace::{enter_namespace, set_hostname, unshare, Namespace};
 pub use nix::errno::Errno;
 pub use nix::sys::signal::Signal;
-pub use pidfd::{kill, ExitStatus, Pidfd};
+pub use pidfd::{kill, AsyncPidfd, ExitStatus, Pidfd};
 pub use pty::{open_pty, set_window_size, Pty, WindowSize};
 pub use spawn::{Command, Session};

@@ -6,6 +6,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use tokio::io::unix::AsyncFd;
 
 use crate::Error;
 
@@ -138,6 +139,47 @@ impl AsFd for Pidfd {
 impl AsRawFd for Pidfd {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// A [`Pidfd`] registered with the tokio reactor, to await a child's exit without a thread.
+#[derive(Debug)]
+pub struct AsyncPidfd {
+    fd: AsyncFd<Pidfd>,
+}
+
+impl AsyncPidfd {
+    /// Registers `pidfd` with the current tokio runtime (call inside one).
+    pub fn new(pidfd: Pidfd) -> Result<AsyncPidfd, Error> {
+        let raw = pidfd.as_raw_fd();
+        // SAFETY: `Pidfd` owns its descriptor, which stays open and is the same one on every
+        // `as_raw_fd` call until the `Pidfd` is dropped, and the `AsyncFd` owns the `Pidfd`.
+        let fd = unsafe { AsyncFd::register(pidfd) }.map_err(|e| Error::Fd {
+            operation: "register with the async reactor",
+            fd: raw,
+            source: Errno::from_raw(std::io::Error::from(e).raw_os_error().unwrap_or(libc::EIO)),
+        })?;
+        Ok(AsyncPidfd { fd })
+    }
+
+    pub fn get_ref(&self) -> &Pidfd {
+        self.fd.get_ref()
+    }
+
+    /// Waits until the child exits, and reaps it.
+    pub async fn wait(&self) -> Result<ExitStatus, Error> {
+        loop {
+            // The pidfd becomes readable when the process exits.
+            let mut ready = self.fd.readable().await.map_err(|e| Error::Fd {
+                operation: "wait for readiness of",
+                fd: self.fd.as_raw_fd(),
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            })?;
+            if let Some(status) = self.get_ref().try_wait()? {
+                return Ok(status);
+            }
+            ready.clear_ready();
+        }
     }
 }
 

@@ -17,51 +17,26 @@ use ferry_sys::{
 
 type Case = (&'static str, fn());
 
-const CASES: &[Case] = &[
-    (
-        "exit_codes_and_signals_are_reported",
-        exit_codes_and_signals_are_reported,
-    ),
-    (
-        "a_missing_program_fails_at_the_exec_step",
-        a_missing_program_fails_at_the_exec_step,
-    ),
-    (
-        "environment_directory_and_descriptors_are_the_given_ones",
-        environment_directory_and_descriptors_are_the_given_ones,
-    ),
-    (
-        "new_namespaces_make_the_child_pid_1_with_its_own_hostname",
-        new_namespaces_make_the_child_pid_1_with_its_own_hostname,
-    ),
-    (
-        "joining_namespaces_of_a_holder_shares_its_hostname_network_and_pids",
-        joining_namespaces_of_a_holder_shares_its_hostname_network_and_pids,
-    ),
-    (
-        "cgroup_kill_all_kills_every_descendant_and_remove_cleans_up",
-        cgroup_kill_all_kills_every_descendant_and_remove_cleans_up,
-    ),
-    (
-        "the_parent_death_signal_follows_the_spawning_thread",
-        the_parent_death_signal_follows_the_spawning_thread,
-    ),
-    (
-        "overlay_bind_and_tmpfs_mounts_work_and_detach",
-        overlay_bind_and_tmpfs_mounts_work_and_detach,
-    ),
-    (
-        "pivot_root_into_a_tmpfs_hides_the_old_root",
-        pivot_root_into_a_tmpfs_hides_the_old_root,
-    ),
-    (
-        "a_pty_is_the_controlling_terminal_with_its_window_size",
-        a_pty_is_the_controlling_terminal_with_its_window_size,
-    ),
-    (
-        "inherited_descriptors_are_taken_once",
-        inherited_descriptors_are_taken_once,
-    ),
+/// Lists the test functions with their names.
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        &[$((stringify!($name), $name as fn())),*]
+    };
+}
+
+const CASES: &[Case] = cases![
+    exit_codes_and_signals_are_reported,
+    a_missing_program_fails_at_the_exec_step,
+    environment_directory_and_descriptors_are_the_given_ones,
+    new_namespaces_make_the_child_pid_1_with_its_own_hostname,
+    joining_namespaces_of_a_holder_shares_its_hostname_network_and_pids,
+    cgroup_kill_all_kills_every_descendant_and_remove_cleans_up,
+    the_parent_death_signal_follows_the_spawning_thread,
+    overlay_bind_and_tmpfs_mounts_work_and_detach,
+    pivot_root_into_a_tmpfs_hides_the_old_root,
+    a_pty_is_the_controlling_terminal_with_its_window_size,
+    inherited_descriptors_are_taken_once,
+    pid_1_reaps_orphans_and_leaves_on_hangup,
 ];
 
 fn main() -> ExitCode {
@@ -71,6 +46,12 @@ fn main() -> ExitCode {
     }
     ferry_sys::unshare(&[Namespace::Net, Namespace::Mount]).expect("unshare net and mount");
     ferry_sys::make_private_recursive(Path::new("/")).expect("make / private");
+    // Ends the whole test process (and so its children's control sockets) if a case hangs.
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(120));
+        eprintln!("kernel tests did not finish in 120 s");
+        std::process::exit(1);
+    });
     let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
     run(CASES, filter.as_deref())
 }
@@ -135,6 +116,16 @@ fn helper(args: &[String]) -> Option<ExitCode> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Some("helper-reaper") => {
+            let control = ferry_sys::take_inherited_fd(3).expect("take fd 3");
+            // sh exits at once; its sleep is orphaned to us (pid 1) and exits a little later.
+            Command::new("sh")
+                .args(["-c", "sleep 0.2 & exit 0"])
+                .spawn()
+                .expect("spawn sh");
+            ferry_sys::reap_until_hangup(&control).expect("reap");
+            Some(ExitCode::SUCCESS)
         }
         _ => None,
     }
@@ -394,6 +385,37 @@ fn inherited_descriptors_are_taken_once() {
         .unwrap();
     assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
     assert_eq!(read_all(read), "taken-once");
+}
+
+fn pid_1_reaps_orphans_and_leaves_on_hangup() {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let reaper = Command::new(std::env::current_exe().unwrap())
+        .args(["helper-reaper"])
+        .new_namespaces(&[Namespace::Pid])
+        .fd(3, theirs.into())
+        .spawn()
+        .unwrap();
+    // First the sleep shows up as the reaper's child, then it is gone, zombie included.
+    poll(|| (!children_of(reaper.pid()).is_empty()).then_some(()));
+    poll(|| children_of(reaper.pid()).is_empty().then_some(()));
+    assert_eq!(reaper.try_wait().unwrap(), None);
+    drop(ours);
+    assert_eq!(reaper.wait().unwrap(), ExitStatus::Exited(0));
+}
+
+/// Pids whose parent is `parent`, zombies included, from /proc.
+fn children_of(parent: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The fields after the parenthesised command name: state, ppid, ...
+                let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+                after.split_whitespace().nth(1) == Some(parent.to_string().as_str())
+            })
+        })
+        .collect()
 }
 
 fn read_all(fd: OwnedFd) -> String {
