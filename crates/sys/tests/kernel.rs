@@ -140,7 +140,9 @@ fn exit_codes_and_signals_are_reported() {
 
     let child = Command::new("sleep").args(["100"]).spawn().unwrap();
     assert_eq!(child.try_wait().unwrap(), None);
-    child.signal(Signal::SIGTERM).unwrap();
+    // A pidfd opened by pid refers to the same process.
+    let opened = ferry_sys::Pidfd::open(child.pid()).unwrap();
+    opened.signal(Signal::SIGTERM).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status, ExitStatus::Signaled(Signal::SIGTERM));
     assert_eq!(status.code(), 143);
@@ -258,10 +260,15 @@ fn cgroup_kill_all_kills_every_descendant_and_remove_cleans_up() {
         .unwrap();
     poll(|| (cgroup.pids().unwrap().len() == 3).then_some(()));
     assert!(cgroup.pids().unwrap().contains(&child.pid()));
+    // A process started elsewhere can be moved in.
+    let moved = Command::new("sleep").args(["100"]).spawn().unwrap();
+    cgroup.add_process(moved.pid()).unwrap();
+    assert!(cgroup.pids().unwrap().contains(&moved.pid()));
     assert_eq!(root.children().unwrap().len(), 1);
 
     cgroup.kill_all().unwrap();
     assert_eq!(child.wait().unwrap(), ExitStatus::Signaled(Signal::SIGKILL));
+    assert_eq!(moved.wait().unwrap(), ExitStatus::Signaled(Signal::SIGKILL));
     assert!(cgroup.pids().unwrap().is_empty());
     cgroup.remove().unwrap();
     root.remove().unwrap();
