@@ -10,6 +10,7 @@ mod bootstrap;
 mod context;
 mod discovery;
 mod event_cache;
+mod graceful;
 mod handler;
 mod metrics;
 mod object;

@@ -15,6 +15,7 @@ use ferry_api::ApiError;
 use ferry_store::{KeyValue, Txn};
 
 use crate::context::Ctx;
+use crate::graceful::{self, Grace};
 use crate::object::{self, collection_prefix, object_key};
 use crate::registry::{self, Claims};
 use crate::request::Format;
@@ -909,6 +910,7 @@ fn patch_error(e: ferry_api::patch::PatchError) -> ApiError {
 /// `DeleteOptions` as far as ferry honours them.
 struct DeleteOptions {
     propagation: String,
+    grace_period_seconds: Option<i64>,
     precondition_uid: Option<String>,
     precondition_rv: Option<String>,
 }
@@ -934,8 +936,22 @@ fn delete_options(ctx: &Ctx, body: &[u8]) -> Result<DeleteOptions, ApiError> {
         )];
         return Err(ApiError::invalid("", "DeleteOptions", "", &errs));
     }
+    let grace_period_seconds = match parsed.get("gracePeriodSeconds") {
+        Some(Value::Null) | None => ctx
+            .query
+            .get("gracePeriodSeconds")
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {s:?}")))
+            })
+            .transpose()?,
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            ApiError::bad_request(format!("invalid delete options: gracePeriodSeconds {v}"))
+        })?),
+    };
     Ok(DeleteOptions {
         propagation,
+        grace_period_seconds,
         precondition_uid: parsed
             .pointer("/preconditions/uid")
             .and_then(Value::as_str)
@@ -960,6 +976,8 @@ pub(crate) async fn delete(srv: &ApiServer, ctx: &Ctx, body: &[u8]) -> Reply {
     let deleted = delete_one(srv, ctx, object, revision, &options).await?;
     match deleted {
         Deleted::Pending(object) => render_one(ctx, &object, StatusCode::ACCEPTED),
+        // Upstream answers a graceful pod deletion with 200 and the terminating pod.
+        Deleted::Graceful(object) => render_one(ctx, &object, StatusCode::OK),
         Deleted::Gone(object) => {
             let uid = object::meta_str(&object, "uid").unwrap_or("").to_string();
             if RETURN_DELETED_OBJECT.contains(&ctx.info.kind) {
@@ -977,6 +995,8 @@ pub(crate) async fn delete(srv: &ApiServer, ctx: &Ctx, body: &[u8]) -> Reply {
 enum Deleted {
     /// Marked for deletion; finalizers or the namespace controller still have work to do.
     Pending(Value),
+    /// A pod marked terminating for its grace period; its node agent finishes the deletion.
+    Graceful(Value),
     Gone(Value),
 }
 
@@ -1010,6 +1030,36 @@ async fn delete_one(
         return Err(ApiError::forbidden(format!(
             "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
         )));
+    }
+    if ctx.info.kind == "Pod" {
+        let now = time::OffsetDateTime::now_utc();
+        match graceful::pod_grace(&object, options.grace_period_seconds, now) {
+            Grace::Immediate => {}
+            Grace::Pending => return Ok(Deleted::Graceful(object)),
+            Grace::Mark {
+                deletion_timestamp,
+                seconds,
+            } => {
+                if let Some(meta) = object::metadata_mut(&mut object) {
+                    meta.insert("deletionTimestamp".into(), Value::from(deletion_timestamp));
+                    meta.insert("deletionGracePeriodSeconds".into(), Value::from(seconds));
+                }
+                if ctx.dry_run() {
+                    return Ok(Deleted::Graceful(object));
+                }
+                let key = object_key(ctx.info, ctx.namespace(), &name);
+                let resp = srv
+                    .store
+                    .txn(Txn::update(key, revision, encode_for_store(&object)?))
+                    .await
+                    .map_err(internal)?;
+                if !resp.succeeded {
+                    return Err(ApiError::stale(&gr, &name));
+                }
+                object::set_resource_version(&mut object, resp.revision);
+                return Ok(Deleted::Graceful(object));
+            }
+        }
     }
     let mut finalizers = object::finalizers(&object);
     match options.propagation.as_str() {
@@ -1073,7 +1123,7 @@ pub(crate) async fn delete_collection(srv: &ApiServer, ctx: &Ctx, body: &[u8]) -
             continue;
         }
         match delete_one(srv, ctx, object, kv.mod_revision, &options).await {
-            Ok(Deleted::Gone(o) | Deleted::Pending(o)) => items.push(o),
+            Ok(Deleted::Gone(o) | Deleted::Pending(o) | Deleted::Graceful(o)) => items.push(o),
             Err(e) if e.code == 404 || e.code == 409 => {}
             Err(e) => return Err(e),
         }

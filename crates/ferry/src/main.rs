@@ -1,6 +1,8 @@
 //! `ferry`: Kubernetes service networking in one binary. This file parses the command line
 //! and hands each role its typed configuration.
 
+mod agent;
+mod apps;
 mod config;
 mod control_plane;
 mod in_process;
@@ -9,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use agent::{AgentArgs, NodeCredentialsArgs};
 use config::{KubeconfigArgs, ServerArgs};
 
 /// Kubernetes service networking, real and whole, in one binary.
@@ -25,6 +28,19 @@ enum Command {
     Up(ServerArgs),
     /// Run the control plane: API server, store and controllers.
     Server(ServerArgs),
+    /// Run a node: register it, run its pods, serve exec/attach/logs.
+    Agent(AgentArgs),
+    /// Issue a node's credentials (client and serving certificates) from the cluster CA.
+    NodeCredentials(NodeCredentialsArgs),
+    /// A built-in app that an image name stands for (kubia, nginx, sleep).
+    #[command(hide = true)]
+    App { name: String },
+    /// The init of a pod sandbox (started by the agent).
+    #[command(name = "sandbox-init", hide = true)]
+    SandboxInit {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Print the admin kubeconfig of a data dir.
     Kubeconfig(KubeconfigArgs),
     /// Print ferry's version and the Kubernetes version it serves.
@@ -59,6 +75,13 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Kubeconfig(args) => config::print_kubeconfig(&args),
+        Command::NodeCredentials(args) => agent::node_credentials(&args),
+        Command::SandboxInit { args } => ferry_sandbox::run_init(args),
+        Command::App { name } => run_async(apps::run(&name)),
+        Command::Agent(args) => {
+            init_logging();
+            run_async(agent::run(args))
+        }
         Command::Up(args) | Command::Server(args) => {
             init_logging();
             run_async(control_plane::run(args))

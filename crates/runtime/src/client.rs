@@ -274,6 +274,27 @@ impl Client {
         .await
         .map(|_| ())
     }
+
+    /// Deletes with grace period 0, guarded by the object's uid: how a node agent removes a
+    /// pod whose containers it has stopped (a plain DELETE of a terminating pod changes
+    /// nothing).
+    pub async fn delete_now(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        uid: &str,
+    ) -> Result<(), ClientError> {
+        let options = serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "propagationPolicy": "Background", "preconditions": {"uid": uid}});
+        self.call_json(
+            Method::DELETE,
+            &resource_path(info, namespace, Some(name)),
+            "application/json",
+            Some(&options),
+        )
+        .await
+        .map(|_| ())
+    }
 }
 
 async fn read_body(resp: Response<ResponseBody>) -> Result<Bytes, ClientError> {
