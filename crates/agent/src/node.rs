@@ -87,7 +87,7 @@ async fn register(client: &Client, config: &AgentConfig) -> Result<(), AgentErro
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(AgentError::api("read the node")(e)),
     }
-    let node = json!({
+    let mut node = json!({
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
@@ -100,6 +100,11 @@ async fn register(client: &Client, config: &AgentConfig) -> Result<(), AgentErro
             },
         },
     });
+    // A pod CIDR given on the command line is published, so that other nodes route it here
+    // (the node IPAM controller leaves a node's existing pod CIDR alone).
+    if let Some(cidr) = &config.pod_cidr {
+        node["spec"] = json!({"podCIDR": cidr, "podCIDRs": [cidr]});
+    }
     match client.create(nodes, None, &node).await {
         Ok(_) => Ok(()),
         Err(e) if e.is_conflict() => Ok(()),

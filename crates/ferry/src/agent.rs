@@ -47,6 +47,9 @@ pub struct AgentArgs {
     /// <data-dir>/credentials.
     #[arg(long)]
     pub credentials: Option<PathBuf>,
+    /// A named network namespace (/run/netns/NAME) to run in: the node's, in lab mode.
+    #[arg(long)]
+    pub netns: Option<String>,
     /// The streaming (kubelet API) port.
     #[arg(long, default_value_t = ferry_agent::streaming::DEFAULT_PORT)]
     pub port: u16,
@@ -101,6 +104,18 @@ pub fn write_credentials(pki: &Pki, node: &str, ip: Ipv4Addr, dir: &Path) -> any
 fn read(dir: &Path, name: &str) -> anyhow::Result<String> {
     let path = dir.join(name);
     std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))
+}
+
+/// Moves the process into the node's network namespace, before any other thread exists (so
+/// every thread and socket of the agent lives there).
+pub fn enter_netns(args: &AgentArgs) -> anyhow::Result<()> {
+    let Some(name) = &args.netns else {
+        return Ok(());
+    };
+    let fd = ferry_hostnet::open_netns(name)
+        .with_context(|| format!("open the network namespace {name}"))?;
+    ferry_sys::enter_namespace(&fd, ferry_sys::Namespace::Net)
+        .with_context(|| format!("enter the network namespace {name}"))
 }
 
 /// `ferry agent`: runs the node until SIGINT/SIGTERM, then stops its pods.

@@ -6,6 +6,7 @@ mod apps;
 mod config;
 mod control_plane;
 mod in_process;
+mod lab;
 
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 use agent::{AgentArgs, NodeCredentialsArgs};
 use config::{KubeconfigArgs, ServerArgs};
+use lab::{ShellArgs, UpArgs};
 
 /// Kubernetes service networking, real and whole, in one binary.
 #[derive(Parser)]
@@ -24,8 +26,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a cluster on this machine: the control plane (nodes come with the agent).
-    Up(ServerArgs),
+    /// Run a cluster on this machine: the control plane and N nodes, each a network namespace
+    /// on a bridge in a network namespace of the cluster's own (lab mode).
+    Up(UpArgs),
     /// Run the control plane: API server, store and controllers.
     Server(ServerArgs),
     /// Run a node: register it, run its pods, serve exec/attach/logs.
@@ -41,6 +44,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Run a shell (or a command) on the cluster's network, at the bridge's address 172.18.0.1.
+    Shell(ShellArgs),
     /// Print the admin kubeconfig of a data dir.
     Kubeconfig(KubeconfigArgs),
     /// Print ferry's version and the Kubernetes version it serves.
@@ -80,9 +85,17 @@ fn main() -> ExitCode {
         Command::App { name } => run_async(apps::run(&name)),
         Command::Agent(args) => {
             init_logging();
-            run_async(agent::run(args))
+            agent::enter_netns(&args).and_then(|()| run_async(agent::run(args)))
         }
-        Command::Up(args) | Command::Server(args) => {
+        Command::Shell(args) => match lab::shell(&args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
+        Command::Up(args) => {
+            init_logging();
+            lab::up(args)
+        }
+        Command::Server(args) => {
             init_logging();
             run_async(control_plane::run(args))
         }

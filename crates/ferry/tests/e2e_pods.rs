@@ -1,7 +1,10 @@
-//! End-to-end: real pods on a real node. `ferry server` runs in a lab network namespace (see
-//! `support`), `ferry agent` joins that namespace as node `node-1`, and the real kubectl
-//! creates pods, execs into them, reads their logs and deletes them; afterwards nothing of
-//! the node is left on the machine.
+//! End-to-end: real pods on real nodes, with the real kubectl.
+//!
+//! Most tests run `ferry server` in a lab network namespace (see `support`) and `ferry agent`
+//! in the same namespace as node `node-1`. The lab-mode test runs `ferry up --nodes 2` inside
+//! a network namespace made for it (its nodes are namespaces of their own on the cluster's
+//! bridge) and drives it through the caller's loopback. Afterwards nothing of the cluster is
+//! left on the machine.
 
 mod support;
 
@@ -148,6 +151,10 @@ fn wait_ready(lab: &Lab, agent: &Agent, pod: &str) {
 /// `ferry-<node>-<FNV-1a of the data dir>`), processes running from its data dir, mounts
 /// below it.
 fn leftovers(data_dir: &Path) -> Vec<String> {
+    leftovers_of(data_dir, NODE)
+}
+
+fn leftovers_of(data_dir: &Path, node: &str) -> Vec<String> {
     let mut found = Vec::new();
     let needle = data_dir.display().to_string();
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
@@ -161,7 +168,7 @@ fn leftovers(data_dir: &Path) -> Vec<String> {
     for byte in data_dir.as_os_str().as_encoded_bytes() {
         hash = (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193);
     }
-    let subtree = format!("ferry-{NODE}-{hash:08x}");
+    let subtree = format!("ferry-{node}-{hash:08x}");
     for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
         let path = hierarchy.path().join(&subtree);
         if path.exists() {
@@ -366,4 +373,288 @@ fn probes_flip_readiness_and_restart_on_liveness_failure() {
         events.contains("Liveness probe failed: dial tcp"),
         "{events}"
     );
+}
+
+/// `ferry up --nodes N` in a network namespace made for the test: a shell holds that
+/// namespace (the caller's, for ferry) and runs ferry in the background.
+struct UpLab {
+    holder: Option<Child>,
+    ferry_pid: u32,
+    dir: tempfile::TempDir,
+}
+
+impl UpLab {
+    fn start(nodes: u8) -> UpLab {
+        let dir = tempfile::tempdir().unwrap();
+        let ferry = env!("CARGO_BIN_EXE_ferry");
+        let data = dir.path().join("data");
+        let pid_file = dir.path().join("ferry.pid");
+        let script = format!(
+            "ip link set lo up && {ferry} up --nodes {nodes} --data-dir {} --port 6443 \
+             >{}/up.log 2>&1 & echo $! > {}; wait",
+            data.display(),
+            dir.path().display(),
+            pid_file.display()
+        );
+        let holder = Command::new("unshare")
+            .args(["--net", "--", "sh", "-c", &script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ferry_pid = loop {
+            if let Some(pid) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|p| p.trim().parse().ok())
+            {
+                break pid;
+            }
+            assert!(Instant::now() < deadline, "ferry up did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let lab = UpLab {
+            holder: Some(holder),
+            ferry_pid,
+            dir,
+        };
+        lab.eventually("all nodes Ready", Duration::from_secs(60), || {
+            let out = lab.kubectl(&["get", "nodes", "--no-headers"]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            text.lines().filter(|l| l.contains(" Ready ")).count() == usize::from(nodes)
+        });
+        lab
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log(&self) -> String {
+        let mut log = std::fs::read_to_string(self.dir.path().join("up.log")).unwrap_or_default();
+        for node in ["node-1", "node-2"] {
+            let path = self.data_dir().join("nodes").join(node).join("agent.log");
+            if let Ok(text) = std::fs::read_to_string(path) {
+                log.push_str(&format!("\n--- {node} ---\n{text}"));
+            }
+        }
+        log
+    }
+
+    /// The caller's network namespace (the holder shell's).
+    fn netns(&self) -> String {
+        format!(
+            "--net=/proc/{}/ns/net",
+            self.holder.as_ref().map_or(0, Child::id)
+        )
+    }
+
+    fn kubectl(&self, args: &[&str]) -> std::process::Output {
+        Command::new("nsenter")
+            .arg(self.netns())
+            .args(["--", "kubectl"])
+            .arg(format!(
+                "--kubeconfig={}",
+                self.data_dir().join("kubeconfig").display()
+            ))
+            .arg(format!(
+                "--cache-dir={}",
+                self.dir.path().join("kube-cache").display()
+            ))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\nlog:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn apply(&self, manifest: &str) {
+        let path = self.dir.path().join("manifest.yaml");
+        std::fs::write(&path, manifest).unwrap();
+        self.ok(&["apply", "-f", &path.display().to_string()]);
+    }
+
+    fn eventually(&self, what: &str, deadline: Duration, mut check: impl FnMut() -> bool) {
+        let end = Instant::now() + deadline;
+        while Instant::now() < end {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    /// SIGTERM to ferry, and waits for it (and so its holder) to finish.
+    fn stop(&mut self) {
+        let Some(mut holder) = self.holder.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.ferry_pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = holder.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.ferry_pid.to_string()])
+            .status();
+        let _ = holder.kill();
+        let _ = holder.wait();
+    }
+}
+
+impl Drop for UpLab {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn fnv32(path: &Path) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in path.as_os_str().as_encoded_bytes() {
+        hash = (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
+}
+
+fn on_node(name: &str, image: &str, node: &str) -> String {
+    pod(name, image, "").replace(&format!("nodeName: {NODE}"), &format!("nodeName: {node}"))
+}
+
+#[test]
+fn lab_mode_runs_two_nodes_whose_pods_reach_each_other_and_leaves_nothing() {
+    let mut lab = UpLab::start(2);
+    let wide = lab.ok(&["get", "nodes", "-o", "wide"]);
+    assert!(
+        wide.contains("172.18.0.2") && wide.contains("172.18.0.3"),
+        "{wide}"
+    );
+
+    let placement = [
+        ("kubia-0", "node-1"),
+        ("kubia-1", "node-2"),
+        ("kubia-2", "node-1"),
+    ];
+    for (name, node) in placement {
+        lab.apply(&on_node(name, "luksa/kubia", node));
+    }
+    lab.apply(&on_node("client", "busybox", "node-2"));
+    let ready = |name: &str| {
+        let out = lab.kubectl(&[
+            "get",
+            "pod",
+            name,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ]);
+        String::from_utf8_lossy(&out.stdout) == "True"
+    };
+    lab.eventually("4 Ready pods", Duration::from_secs(30), || {
+        ["kubia-0", "kubia-1", "kubia-2", "client"]
+            .iter()
+            .all(|p| ready(p))
+    });
+    let wide = lab.ok(&["get", "pods", "-o", "wide", "--no-headers"]);
+    let mut ips = Vec::new();
+    for (name, node) in placement {
+        let row = wide
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default();
+        assert_eq!(row.get(2).map(String::as_str), Some("Running"), "{wide}");
+        assert_eq!(row.get(6).map(String::as_str), Some(node), "{wide}");
+        let ip = row.get(5).cloned().unwrap_or_default();
+        assert!(ip.starts_with("10.244."), "{wide}");
+        ips.push(ip);
+    }
+    let mut distinct = ips.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "{ips:?}");
+    // From node-2's client to pods on both nodes.
+    for ((name, _), ip) in placement.iter().zip(&ips) {
+        let out = lab.ok(&[
+            "exec",
+            "client",
+            "--",
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            &format!("http://{ip}:8080"),
+        ]);
+        assert_eq!(out, format!("You've hit {name}\n"));
+    }
+    // Pods reach the control plane at the address the kubernetes Service publishes.
+    let endpoints = lab.ok(&[
+        "get",
+        "endpoints",
+        "kubernetes",
+        "-o",
+        "jsonpath={.subsets[0].addresses[0].ip}",
+    ]);
+    assert_eq!(endpoints, "172.18.0.1");
+    let version = lab.ok(&[
+        "exec",
+        "client",
+        "--",
+        "curl",
+        "-sk",
+        "-m",
+        "5",
+        "https://172.18.0.1:6443/version",
+    ]);
+    assert!(version.contains("v1.32.4"), "{version}");
+    // `ferry shell` runs on the cluster's network, outside every node.
+    let shell = Command::new("nsenter")
+        .arg(lab.netns())
+        .args(["--", env!("CARGO_BIN_EXE_ferry"), "shell", "--data-dir"])
+        .arg(lab.data_dir())
+        .args([
+            "--",
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            &format!("http://{}:8080", ips[1]),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&shell.stdout),
+        "You've hit kubia-1\n"
+    );
+
+    let data_dir = lab.data_dir();
+    let netns_prefix = format!("ferry-{}", fnv32(&data_dir));
+    lab.stop();
+    let namespaces: Vec<String> = std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&netns_prefix))
+        .collect();
+    assert!(namespaces.is_empty(), "{namespaces:?}");
+    for node in ["node-1", "node-2"] {
+        let node_dir = data_dir.join("nodes").join(node);
+        let left = leftovers_of(&node_dir, node);
+        assert!(left.is_empty(), "{node} left {left:?}\n{}", lab.log());
+    }
 }

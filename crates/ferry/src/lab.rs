@@ -1,0 +1,352 @@
+//! Lab mode: `ferry up --nodes N` and `ferry shell`.
+//!
+//! The cluster gets a network namespace of its own, `ferry-<hash of the data dir>`, with a
+//! bridge (`ferry0`, 172.18.0.1/16) and no route out. Each node is a network namespace
+//! `ferry-<hash>-n<i>` whose `eth0` (172.18.0.<i+1>/16) is a veth onto that bridge, with a
+//! route to every other node's pod CIDR via that node's address; the cluster namespace routes
+//! every pod CIDR to its node, so the control plane reaches pods and pods reach it.
+//!
+//! The `ferry up` process binds the caller's loopback port first, then moves its main thread
+//! (and so every thread it starts later) into the cluster namespace: the control plane runs
+//! there, on 127.0.0.1 and 172.18.0.1, where it reaches the nodes' agents; connections to the
+//! caller's loopback are forwarded to it. Agents are `ferry agent --netns` child processes,
+//! one per node, stopped by PID. Everything is removed on exit, and a start after a crash
+//! removes the namespaces of the same data dir first.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use ferry_hostnet::{Ipv4Cidr, Netlink, NextHop, PeerNamespace, Route};
+use ferry_pki::{Pki, PkiOptions};
+
+use crate::config::ServerArgs;
+
+/// The bridge's address: the control plane's address for nodes and pods, and where
+/// `ferry shell` runs.
+pub const BRIDGE_IP: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 1);
+const BRIDGE: &str = "ferry0";
+const LAB_PREFIX_LEN: u8 = 16;
+
+/// How long the control plane may take to write the admin kubeconfig.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long an agent may take to stop its pods after SIGTERM.
+const AGENT_STOP: Duration = Duration::from_secs(40);
+
+#[derive(Args, Clone, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// How many nodes (each a network namespace on the cluster's bridge, with its own agent).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=200))]
+    pub nodes: u8,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ShellArgs {
+    /// The cluster's data dir (it names the cluster's network namespace).
+    #[arg(long, default_value = "/var/lib/ferry")]
+    pub data_dir: PathBuf,
+    /// The command to run (default: $SHELL, or /bin/sh).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// One lab node.
+#[derive(Clone, Debug)]
+struct Node {
+    name: String,
+    netns: String,
+    /// The bridge-side end of its veth, in the cluster namespace.
+    port: String,
+    ip: Ipv4Addr,
+    pod_cidr: Ipv4Cidr,
+}
+
+/// The names and addresses of a lab.
+#[derive(Clone, Debug)]
+struct Lab {
+    netns: String,
+    nodes: Vec<Node>,
+}
+
+/// `ferry-` and 8 hex digits of a stable hash of the absolute data dir: two clusters with
+/// different data dirs never share a namespace name.
+pub fn cluster_netns(data_dir: &Path) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in data_dir.as_os_str().as_encoded_bytes() {
+        hash = (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193);
+    }
+    format!("ferry-{hash:08x}")
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(path).with_context(|| format!("create {}", path.display()))?;
+    std::fs::canonicalize(path).with_context(|| format!("resolve {}", path.display()))
+}
+
+fn plan(data_dir: &Path, count: u8) -> anyhow::Result<Lab> {
+    let netns = cluster_netns(data_dir);
+    let nodes = (1..=count)
+        .map(|i| {
+            Ok(Node {
+                name: format!("node-{i}"),
+                netns: format!("{netns}-n{i}"),
+                port: format!("n{i}"),
+                ip: Ipv4Addr::new(172, 18, 0, i + 1),
+                pod_cidr: Ipv4Cidr::new(Ipv4Addr::new(10, 244, i - 1, 0), 24)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ferry_hostnet::Error>>()?;
+    Ok(Lab { netns, nodes })
+}
+
+/// `ferry up`: builds the lab network, runs the control plane in it and an agent per node
+/// until SIGINT/SIGTERM, then removes everything.
+pub fn up(mut args: UpArgs) -> anyhow::Result<()> {
+    let data_dir = absolute(&args.server.data_dir)?;
+    args.server.data_dir = data_dir.clone();
+    let lab = plan(&data_dir, args.nodes)?;
+    let removed = ferry_hostnet::cleanup_namespaces(&lab.netns)
+        .context("remove the namespaces an earlier run left")?;
+    if !removed.is_empty() {
+        println!("removed what an earlier run left: {}", removed.join(", "));
+    }
+    println!(
+        "building the lab network: namespace {}, bridge {BRIDGE_IP}/{LAB_PREFIX_LEN}, {} node(s)",
+        lab.netns,
+        lab.nodes.len()
+    );
+    let result = run_lab(&lab, args);
+    let removed = teardown(&lab);
+    result.and(removed)
+}
+
+fn run_lab(lab: &Lab, mut args: UpArgs) -> anyhow::Result<()> {
+    let builder = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    builder.block_on(build(lab))?;
+    drop(builder);
+    // Bound before leaving the caller's namespace: kubectl on the machine connects here.
+    let caller = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, args.server.port))
+        .with_context(|| format!("listen on 127.0.0.1:{}", args.server.port))?;
+    caller.set_nonblocking(true)?;
+    let cluster = ferry_hostnet::open_netns(&lab.netns)?;
+    ferry_sys::enter_namespace(&cluster, ferry_sys::Namespace::Net)
+        .context("enter the cluster's network namespace")?;
+    args.server.advertise_address = BRIDGE_IP;
+    if !args.server.listen_addresses.contains(&BRIDGE_IP) {
+        args.server.listen_addresses.push(BRIDGE_IP);
+    }
+    crate::run_async(serve(lab.clone(), args, caller))
+}
+
+/// Runs in the cluster namespace: the forwarder, the control plane, the agents.
+async fn serve(lab: Lab, args: UpArgs, caller: std::net::TcpListener) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let port = args.server.port;
+    let forwarder = tokio::spawn(forward(
+        TcpListener::from_std(caller)?,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        shutdown.clone(),
+    ));
+    let data_dir = args.server.data_dir.clone();
+    let control_plane = tokio::spawn(crate::control_plane::run(args.server));
+    let mut agents = Vec::new();
+    let started = start_agents(&lab, &data_dir, port, &mut agents).await;
+    let result = match started {
+        Ok(()) => control_plane.await.context("control plane task")?,
+        Err(e) => {
+            control_plane.abort();
+            Err(e)
+        }
+    };
+    for (name, agent) in &mut agents {
+        stop_agent(name, agent).await;
+    }
+    shutdown.cancel();
+    let _ = forwarder.await;
+    result
+}
+
+async fn start_agents(
+    lab: &Lab,
+    data_dir: &Path,
+    port: u16,
+    agents: &mut Vec<(String, Child)>,
+) -> anyhow::Result<()> {
+    let kubeconfig = data_dir.join("kubeconfig");
+    let deadline = Instant::now() + START_DEADLINE;
+    while !kubeconfig.exists() {
+        anyhow::ensure!(Instant::now() < deadline, "the control plane did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pki = Pki::load_or_create(&data_dir.join("pki"), &PkiOptions::default())
+        .context("load the cluster PKI")?;
+    let ferry = std::env::current_exe().context("find the ferry binary")?;
+    for node in &lab.nodes {
+        let dir = data_dir.join("nodes").join(&node.name);
+        let credentials = dir.join("credentials");
+        crate::agent::write_credentials(&pki, &node.name, node.ip, &credentials)?;
+        let log = std::fs::File::create(dir.join("agent.log"))
+            .with_context(|| format!("create {}", dir.join("agent.log").display()))?;
+        let child = Command::new(&ferry)
+            .arg("agent")
+            .args(["--netns", &node.netns])
+            .args(["--server", &format!("https://{BRIDGE_IP}:{port}")])
+            .args(["--node-name", &node.name])
+            .args(["--node-ip", &node.ip.to_string()])
+            .args(["--pod-cidr", &node.pod_cidr.to_string()])
+            .arg("--data-dir")
+            .arg(&dir)
+            .arg("--credentials")
+            .arg(&credentials)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("start the agent of {}", node.name))?;
+        println!(
+            "node {} at {} (pods {}): agent pid {}, log {}",
+            node.name,
+            node.ip,
+            node.pod_cidr,
+            child.id(),
+            dir.join("agent.log").display()
+        );
+        agents.push((node.name.clone(), child));
+    }
+    Ok(())
+}
+
+/// SIGTERM, then SIGKILL if the agent has not stopped its pods in time.
+async fn stop_agent(name: &str, agent: &mut Child) {
+    let Ok(pid) = i32::try_from(agent.id()) else {
+        return;
+    };
+    let _ = ferry_sys::kill(pid, ferry_sys::Signal::SIGTERM);
+    let deadline = Instant::now() + AGENT_STOP;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = agent.try_wait() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("the agent of {name} did not stop in time; killing it");
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
+
+/// Copies connections from `listener` (the caller's loopback) to `target` (the API server in
+/// the cluster namespace) until `shutdown`.
+async fn forward(listener: TcpListener, target: SocketAddr, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((mut inbound, _)) = accepted else {
+            continue;
+        };
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = TcpStream::connect(target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+/// The cluster namespace with its bridge, the node namespaces on it, and the routes.
+async fn build(lab: &Lab) -> anyhow::Result<()> {
+    ferry_hostnet::create_netns(&lab.netns)?;
+    let cluster_fd = ferry_hostnet::open_netns(&lab.netns)?;
+    let cluster = Netlink::connect_in(&cluster_fd).await?;
+    cluster.set_up("lo").await?;
+    cluster.create_bridge(BRIDGE).await?;
+    cluster
+        .add_address(BRIDGE, Ipv4Cidr::new(BRIDGE_IP, LAB_PREFIX_LEN)?)
+        .await?;
+    cluster.set_up(BRIDGE).await?;
+    let mut node_links = Vec::new();
+    for node in &lab.nodes {
+        ferry_hostnet::create_netns(&node.netns)?;
+        let fd = ferry_hostnet::open_netns(&node.netns)?;
+        cluster
+            .create_veth(
+                &node.port,
+                "eth0",
+                PeerNamespace::Fd(std::os::fd::AsFd::as_fd(&fd)),
+            )
+            .await?;
+        cluster.attach_to_bridge(&node.port, BRIDGE).await?;
+        cluster.set_up(&node.port).await?;
+        let link = Netlink::connect_in(&fd).await?;
+        link.set_up("lo").await?;
+        link.add_address("eth0", Ipv4Cidr::new(node.ip, LAB_PREFIX_LEN)?)
+            .await?;
+        link.set_up("eth0").await?;
+        node_links.push(link);
+    }
+    for (node, link) in lab.nodes.iter().zip(&node_links) {
+        cluster.add_route(&route_to(node)).await?;
+        for other in lab.nodes.iter().filter(|o| o.name != node.name) {
+            link.add_route(&route_to(other)).await?;
+        }
+    }
+    Ok(())
+}
+
+fn route_to(node: &Node) -> Route {
+    Route {
+        destination: node.pod_cidr.network(),
+        next_hop: NextHop::Gateway(node.ip),
+    }
+}
+
+/// Deletes the node namespaces and the cluster namespace (their links and routes go with
+/// them).
+fn teardown(lab: &Lab) -> anyhow::Result<()> {
+    let removed = ferry_hostnet::cleanup_namespaces(&lab.netns)
+        .context("remove the lab's network namespaces")?;
+    if !removed.is_empty() {
+        println!("removed the lab network ({} namespaces)", removed.len());
+    }
+    Ok(())
+}
+
+/// `ferry shell`: runs a shell or the command in the cluster's network namespace, at the
+/// bridge's address, outside every node.
+pub fn shell(args: &ShellArgs) -> anyhow::Result<std::process::ExitCode> {
+    let data_dir = std::fs::canonicalize(&args.data_dir)
+        .with_context(|| format!("no cluster data dir {}", args.data_dir.display()))?;
+    let netns = cluster_netns(&data_dir);
+    let fd = ferry_hostnet::open_netns(&netns)
+        .with_context(|| format!("the cluster of {} is not running", data_dir.display()))?;
+    ferry_sys::enter_namespace(&fd, ferry_sys::Namespace::Net)
+        .context("enter the cluster's network namespace")?;
+    let mut command = match args.command.split_first() {
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest);
+            command
+        }
+        None => Command::new(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_string())),
+    };
+    let status = command
+        .env("KUBECONFIG", data_dir.join("kubeconfig"))
+        .status()
+        .context("run the command")?;
+    Ok(std::process::ExitCode::from(
+        status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(1),
+    ))
+}
