@@ -46,7 +46,14 @@ pub(crate) async fn run(
     pod_cidr: watch::Sender<Option<String>>,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    register(&client, &config).await?;
+    // The API server may not be up yet (lab mode starts agents beside it): keep trying.
+    while let Err(e) = register(&client, &config).await {
+        tracing::warn!(error = %error_chain(&e), "node registration failed; retrying");
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
     let mut ready_since = now_time();
     let mut first = true;
     loop {

@@ -50,6 +50,10 @@ pub struct AgentArgs {
     /// A named network namespace (/run/netns/NAME) to run in: the node's, in lab mode.
     #[arg(long)]
     pub netns: Option<String>,
+    /// Stop (and stop the pods) when the parent process goes away: lab mode's agents end with
+    /// the `ferry up` that started them, even if it was killed.
+    #[arg(long, hide = true)]
+    pub exit_with_parent: bool,
     /// The streaming (kubelet API) port.
     #[arg(long, default_value_t = ferry_agent::streaming::DEFAULT_PORT)]
     pub port: u16,
@@ -160,8 +164,15 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
+    let parent = std::os::unix::process::parent_id();
+    let exit_with_parent = args.exit_with_parent;
     tokio::spawn(async move {
-        wait_for_signal().await;
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = parent_gone(parent), if exit_with_parent => {
+                tracing::warn!("the parent process is gone; stopping");
+            }
+        }
         stop.cancel();
     });
     tracing::info!(node = %args.node_name, server = %args.server, "agent starting");
@@ -183,6 +194,13 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("write {}", path.display()))?;
     file.write_all(text.as_bytes())
         .with_context(|| format!("write {}", path.display()))
+}
+
+/// Resolves once this process has been re-parented (its parent `parent` exited).
+async fn parent_gone(parent: u32) {
+    while std::os::unix::process::parent_id() == parent {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 async fn wait_for_signal() {

@@ -158,6 +158,9 @@ async fn serve(lab: Lab, args: UpArgs, caller: std::net::TcpListener) -> anyhow:
         shutdown.clone(),
     ));
     let data_dir = args.server.data_dir.clone();
+    // The control plane writes the kubeconfig once its API is up; one left by an earlier run
+    // would start the agents too early.
+    let _ = std::fs::remove_file(data_dir.join("kubeconfig"));
     let control_plane = tokio::spawn(crate::control_plane::run(args.server));
     let mut agents = Vec::new();
     let started = start_agents(&lab, &data_dir, port, &mut agents).await;
@@ -198,7 +201,7 @@ async fn start_agents(
         let log = std::fs::File::create(dir.join("agent.log"))
             .with_context(|| format!("create {}", dir.join("agent.log").display()))?;
         let child = Command::new(&ferry)
-            .arg("agent")
+            .args(["agent", "--exit-with-parent"])
             .args(["--netns", &node.netns])
             .args(["--server", &format!("https://{BRIDGE_IP}:{port}")])
             .args(["--node-name", &node.name])

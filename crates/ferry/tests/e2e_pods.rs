@@ -92,6 +92,18 @@ impl Drop for Agent {
     }
 }
 
+const KUBIA_SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: kubia
+spec:
+  selector:
+    app: kubia
+  ports:
+  - port: 80
+    targetPort: 8080
+";
+
 const STUBBORN: &str = "apiVersion: v1
 kind: Pod
 metadata:
@@ -206,6 +218,7 @@ fn kubia_pods_run_answer_with_their_names_and_leave_nothing() {
             "    ports:\n    - containerPort: 8080\n",
         ));
     }
+    lab.apply(KUBIA_SERVICE);
     lab.apply(&pod("client", "busybox", ""));
     let mut ips = Vec::new();
     for name in names.iter().chain(&["client"]) {
@@ -237,6 +250,16 @@ fn kubia_pods_run_answer_with_their_names_and_leave_nothing() {
         resolv,
         "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
     );
+    // Service discovery through environment variables, as the kubelet sets them.
+    let env = lab.ok(&["exec", "client", "--", "env"]);
+    let service_ip = lab.ok(&["get", "svc", "kubia", "-o", "jsonpath={.spec.clusterIP}"]);
+    assert!(
+        env.contains(&format!("KUBIA_SERVICE_HOST={service_ip}\n")),
+        "{env}"
+    );
+    assert!(env.contains("KUBIA_SERVICE_PORT=80\n"), "{env}");
+    assert!(env.contains("KUBERNETES_SERVICE_HOST=10.96.0.1\n"), "{env}");
+    assert!(env.contains("HOSTNAME=client\n"), "{env}");
     let exit = lab.kubectl(&["exec", "client", "--", "sh", "-c", "exit 3"]);
     assert_eq!(exit.status.code(), Some(3));
 
@@ -385,10 +408,16 @@ struct UpLab {
 
 impl UpLab {
     fn start(nodes: u8) -> UpLab {
-        let dir = tempfile::tempdir().unwrap();
+        UpLab::start_in(tempfile::tempdir().unwrap(), nodes)
+    }
+
+    /// Starts in `dir` (a cluster's data dir is `dir/data`).
+    fn start_in(dir: tempfile::TempDir, nodes: u8) -> UpLab {
         let ferry = env!("CARGO_BIN_EXE_ferry");
         let data = dir.path().join("data");
         let pid_file = dir.path().join("ferry.pid");
+        // A restart in the same directory must not read the previous run's PID.
+        let _ = std::fs::remove_file(&pid_file);
         let script = format!(
             "ip link set lo up && {ferry} up --nodes {nodes} --data-dir {} --port 6443 \
              >{}/up.log 2>&1 & echo $! > {}; wait",
@@ -493,6 +522,18 @@ impl UpLab {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    /// SIGKILL to ferry, and waits for its holder; gives the directory back for a restart.
+    fn crash(mut self) -> tempfile::TempDir {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.ferry_pid.to_string()])
+            .status();
+        if let Some(mut holder) = self.holder.take() {
+            let _ = holder.wait();
+        }
+        let placeholder = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, placeholder)
     }
 
     /// SIGTERM to ferry, and waits for it (and so its holder) to finish.
@@ -657,4 +698,47 @@ fn lab_mode_runs_two_nodes_whose_pods_reach_each_other_and_leaves_nothing() {
         let left = leftovers_of(&node_dir, node);
         assert!(left.is_empty(), "{node} left {left:?}\n{}", lab.log());
     }
+}
+
+#[test]
+fn a_killed_lab_stops_its_agents_and_the_next_start_removes_the_rest() {
+    let lab = UpLab::start(1);
+    lab.apply(&on_node("sleeper", "busybox", "node-1"));
+    lab.eventually("sleeper running", Duration::from_secs(30), || {
+        let out = lab.kubectl(&["get", "pod", "sleeper", "-o", "jsonpath={.status.phase}"]);
+        String::from_utf8_lossy(&out.stdout) == "Running"
+    });
+    let data_dir = lab.data_dir();
+    let node_dir = data_dir.join("nodes").join("node-1");
+    let netns_prefix = format!("ferry-{}", fnv32(&data_dir));
+    let dir = lab.crash();
+    // The agent notices that ferry up is gone, stops its pods and removes its sandboxes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !leftovers_of(&node_dir, "node-1").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left: {:?}",
+            leftovers_of(&node_dir, "node-1")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let named = || -> Vec<String> {
+        std::fs::read_dir("/run/netns")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&netns_prefix))
+            .collect()
+    };
+    // A killed ferry up leaves its named namespaces; the next start removes them.
+    assert_eq!(named().len(), 2, "{:?}", named());
+    let mut again = UpLab::start_in(dir, 1);
+    assert!(
+        again.log().contains("removed what an earlier run left"),
+        "{}",
+        again.log()
+    );
+    again.stop();
+    assert!(named().is_empty(), "{:?}\n{}", named(), again.log());
 }

@@ -7,6 +7,7 @@ mod files;
 mod image;
 mod ips;
 mod probe;
+mod service_env;
 mod status;
 mod worker;
 

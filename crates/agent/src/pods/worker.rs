@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, Pod, Service};
 use tokio::sync::{watch, Notify, RwLock};
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +17,7 @@ use crate::clock::now_time;
 use crate::node::{error_chain, resource};
 use crate::pods::events::{self, Kind};
 use crate::pods::image::{self, DEFAULT_PATH};
-use crate::pods::{files, probe, status, Pods};
+use crate::pods::{files, probe, service_env, status, Pods};
 use crate::streaming::{LogStream, LogWriter, PodRef};
 
 /// The kubelet's crash-loop back-off: 10 s doubling to 5 min, forgotten after 10 min of
@@ -389,7 +389,8 @@ async fn run_instance(
     index: usize,
     container: &Container,
 ) -> Option<i32> {
-    let env = environment(entry, container);
+    let services = service_variables(pods, entry).await;
+    let env = environment(entry, container, services);
     let lookup: HashMap<String, String> = env.iter().cloned().collect();
     let argv = match image::argv(container, &pods.config.ferry, &lookup) {
         Ok(argv) => argv,
@@ -528,6 +529,44 @@ async fn run_instance(
     Some(exit_code)
 }
 
+/// The service variables for the pod: its namespace's services (unless
+/// `enableServiceLinks: false`) and the `kubernetes` service of `default`. A failed read
+/// leaves them out rather than keeping the container from starting.
+async fn service_variables(pods: &Pods, entry: &PodEntry) -> Vec<(String, String)> {
+    let services = resource("services");
+    let namespace = entry.pod_ref.namespace.as_str();
+    let links = entry
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.enable_service_links)
+        .unwrap_or(true);
+    let mut found: Vec<Service> = Vec::new();
+    if links {
+        if let Ok((items, _)) = pods.client.list(services, Some(namespace), None).await {
+            found.extend(
+                items
+                    .into_iter()
+                    .filter_map(|i| serde_json::from_value(i).ok()),
+            );
+        }
+    }
+    let has_master = found
+        .iter()
+        .any(|s| s.metadata.name.as_deref() == Some("kubernetes"));
+    // A service of the pod's own namespace called `kubernetes` wins over the master's.
+    if !has_master {
+        if let Ok(master) = pods
+            .client
+            .get(services, Some("default"), "kubernetes")
+            .await
+        {
+            found.extend(serde_json::from_value::<Service>(master).ok());
+        }
+    }
+    found.iter().flat_map(service_env::service_env).collect()
+}
+
 /// SIGTERM, then SIGKILL once `grace` has passed.
 async fn stop_gracefully(
     process: &mut ferry_sandbox::Process,
@@ -543,9 +582,14 @@ async fn stop_gracefully(
     }
 }
 
-/// The container's environment: what an image would set (PATH, HOSTNAME), then the
-/// container's `env` in order, each value expanded against the ones before it.
-fn environment(entry: &PodEntry, container: &Container) -> Vec<(String, String)> {
+/// The container's environment: what an image would set (PATH, HOSTNAME), the service
+/// variables, then the container's `env` in order, each value expanded against the ones
+/// before it (a container's variable replaces a service variable of the same name).
+fn environment(
+    entry: &PodEntry,
+    container: &Container,
+    services: Vec<(String, String)>,
+) -> Vec<(String, String)> {
     let spec = entry.pod.spec.clone().unwrap_or_default();
     let hostname = spec
         .hostname
@@ -555,6 +599,7 @@ fn environment(entry: &PodEntry, container: &Container) -> Vec<(String, String)>
         ("PATH".to_string(), DEFAULT_PATH.to_string()),
         ("HOSTNAME".to_string(), hostname),
     ];
+    env.extend(services);
     for var in container.env.as_deref().unwrap_or_default() {
         let lookup: HashMap<String, String> = env.iter().cloned().collect();
         let value = match (&var.value, &var.value_from) {
