@@ -69,8 +69,11 @@ pub(crate) fn pod_status(entry: &PodEntry) -> Value {
         .map(|s| s.name.as_str())
         .collect();
     let ip = entry.ip.to_string();
+    // The pod has its address once its sandbox exists (a writer holding the lock is about to
+    // put it there).
+    let sandbox_ready = entry.sandbox.try_read().map_or(true, |s| s.is_some());
     let conditions = vec![
-        condition(entry, "PodReadyToStartContainers", true, None),
+        condition(entry, "PodReadyToStartContainers", sandbox_ready, None),
         condition(entry, "Initialized", true, None),
         condition(entry, "Ready", all_ready, not_ready_reason(&unready)),
         condition(
@@ -84,11 +87,13 @@ pub(crate) fn pod_status(entry: &PodEntry) -> Value {
     let mut status = json!({
         "phase": phase(&slots, &policy),
         "conditions": conditions,
-        "podIP": ip,
-        "podIPs": [{"ip": ip}],
         "startTime": entry.start_time,
         "containerStatuses": slots.iter().map(|s| container_status(entry, s)).collect::<Vec<_>>(),
     });
+    if sandbox_ready {
+        status["podIP"] = json!(ip);
+        status["podIPs"] = json!([{ "ip": ip }]);
+    }
     if let Some(host_ip) = &entry.host_ip {
         status["hostIP"] = json!(host_ip);
         status["hostIPs"] = json!([{ "ip": host_ip }]);
@@ -214,5 +219,76 @@ fn state_json(state: &State) -> Value {
             }
             json!({ "terminated": terminated })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(state: State, restarts: i32) -> Slot {
+        Slot {
+            name: "main".into(),
+            image: "busybox".into(),
+            state,
+            last_state: None,
+            restart_count: restarts,
+            ready: false,
+            started: false,
+            env: Vec::new(),
+            instances: Vec::new(),
+        }
+    }
+
+    fn waiting() -> State {
+        State::Waiting {
+            reason: "ContainerCreating".into(),
+            message: None,
+        }
+    }
+
+    fn running() -> State {
+        State::Running {
+            started_at: String::new(),
+        }
+    }
+
+    fn exited(code: i32) -> State {
+        State::Terminated {
+            exit_code: code,
+            reason: String::new(),
+            message: None,
+            started_at: String::new(),
+            finished_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn phases_follow_the_kubelet() {
+        assert_eq!(phase(&[slot(waiting(), 0)], "Always"), "Pending");
+        assert_eq!(
+            phase(&[slot(running(), 0), slot(waiting(), 0)], "Always"),
+            "Pending"
+        );
+        assert_eq!(phase(&[slot(running(), 0)], "Always"), "Running");
+        assert_eq!(phase(&[slot(exited(0), 0)], "Never"), "Succeeded");
+        assert_eq!(phase(&[slot(exited(1), 0)], "Never"), "Failed");
+        assert_eq!(phase(&[slot(exited(1), 0)], "OnFailure"), "Running");
+        assert_eq!(phase(&[slot(exited(0), 0)], "OnFailure"), "Succeeded");
+        assert_eq!(phase(&[slot(exited(0), 0)], "Always"), "Running");
+        // Waiting in back-off after a crash counts as stopped, not pending.
+        assert_eq!(phase(&[slot(waiting(), 2)], "Always"), "Running");
+    }
+
+    #[test]
+    fn unready_containers_are_named() {
+        assert_eq!(
+            not_ready_reason(&["a", "b"]),
+            Some((
+                "ContainersNotReady".to_string(),
+                "containers with unready status: [a b]".to_string()
+            ))
+        );
+        assert_eq!(not_ready_reason(&[]), None);
     }
 }
