@@ -8,6 +8,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -262,6 +263,33 @@ fn kubia_pods_run_answer_with_their_names_and_leave_nothing() {
     assert!(env.contains("HOSTNAME=client\n"), "{env}");
     let exit = lab.kubectl(&["exec", "client", "--", "sh", "-c", "exit 3"]);
     assert_eq!(exit.status.code(), Some(3));
+    // `exec -it` gets a terminal in the pod (`script` gives kubectl one).
+    let kubectl = format!(
+        "kubectl --kubeconfig={} exec -it client -- sh",
+        lab.data_dir().join("kubeconfig").display()
+    );
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net=/proc/{}/ns/net", lab.pid()))
+        .args(["--", "script", "-qefc", &kubectl, "/dev/null"])
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"tty; echo \"term=$TERM\"; exit 7\n")
+        .unwrap();
+    let session = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&session.stdout);
+    assert_eq!(session.status.code(), Some(7), "{screen}");
+    assert!(
+        screen.contains("/dev/pts/") && screen.contains("term=xterm"),
+        "{screen}"
+    );
 
     // Each pod has its own root: a file one pod writes is seen by no other.
     lab.ok(&["exec", "kubia-a", "--", "touch", "/var/ready"]);
