@@ -710,6 +710,27 @@ fn lab_mode_runs_two_nodes_whose_pods_reach_each_other_and_leaves_nothing() {
         "You've hit kubia-1\n"
     );
 
+    // The readiness probe of the book, on the second node: only the touched pod turns Ready.
+    let probe = "    readinessProbe:\n      exec:\n        command: [ls, /var/ready]\n      periodSeconds: 1\n";
+    for name in ["probed-a", "probed-b"] {
+        lab.apply(
+            &pod(name, "luksa/kubia", probe)
+                .replace(&format!("nodeName: {NODE}"), "nodeName: node-2"),
+        );
+    }
+    lab.eventually("probed pods running", Duration::from_secs(30), || {
+        let out = lab.kubectl(&["get", "pods", "probed-a", "probed-b", "--no-headers"]);
+        String::from_utf8_lossy(&out.stdout)
+            .matches("Running")
+            .count()
+            == 2
+    });
+    lab.ok(&["exec", "probed-a", "--", "touch", "/var/ready"]);
+    lab.eventually("probed-a Ready", Duration::from_secs(15), || {
+        ready("probed-a")
+    });
+    assert!(!ready("probed-b"));
+
     let data_dir = lab.data_dir();
     let netns_prefix = format!("ferry-{}", fnv32(&data_dir));
     lab.stop();
