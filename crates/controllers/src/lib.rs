@@ -1,11 +1,25 @@
 //! The cluster's controllers, each an API client that reconciles levels, not events: garbage
-//! collection by ownerReferences and namespace deletion. Later: endpoints, endpointslices,
-//! workloads, node IPAM, the scheduler.
+//! collection by ownerReferences, namespace deletion, ReplicaSets and ReplicationControllers,
+//! Deployments, the scheduler, node IPAM and node lifecycle. Later: endpoints, endpointslices.
 //!
-//! Never touches the store: everything goes through [`ferry_runtime::Client`].
+//! Never touches the store: everything goes through [`ferry_runtime::Client`]. Each controller
+//! lists what it needs at every pass (triggered by watches, coalesced), computes with pure
+//! functions, and writes through the API; its memory is only ever derived, so a restart
+//! resumes where the objects say things are.
 
+mod clock;
+mod deployment;
+mod error;
+mod events;
 mod garbage_collector;
 mod namespace;
+mod node_ipam;
+mod node_lifecycle;
+mod owner;
+mod pod;
+mod replica_set;
+mod resources;
+mod scheduler;
 mod trigger;
 
 use tokio::task::JoinSet;
@@ -13,8 +27,46 @@ use tokio_util::sync::CancellationToken;
 
 use ferry_runtime::Client;
 
+pub use node_ipam::PodCidrs;
+pub use node_lifecycle::NodeMonitor;
+
+use replica_set::ReplicaKind;
+
+/// What the controllers are configured with (kube-controller-manager's flags of the same
+/// meaning).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where node pod CIDRs come from.
+    pub pod_cidrs: PodCidrs,
+    /// How long nodes may go without a heartbeat.
+    pub node_monitor: NodeMonitor,
+}
+
 /// Starts every controller; they stop when `shutdown` is cancelled.
-pub fn spawn_all(client: Client, shutdown: CancellationToken, tasks: &mut JoinSet<()>) {
+pub fn spawn_all(
+    client: Client,
+    config: &Config,
+    shutdown: CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
     tasks.spawn(garbage_collector::run(client.clone(), shutdown.clone()));
-    tasks.spawn(namespace::run(client, shutdown));
+    tasks.spawn(namespace::run(client.clone(), shutdown.clone()));
+    tasks.spawn(replica_set::run(
+        client.clone(),
+        ReplicaKind::ReplicaSet,
+        shutdown.clone(),
+    ));
+    tasks.spawn(replica_set::run(
+        client.clone(),
+        ReplicaKind::ReplicationController,
+        shutdown.clone(),
+    ));
+    tasks.spawn(deployment::run(client.clone(), shutdown.clone()));
+    tasks.spawn(scheduler::run(client.clone(), shutdown.clone()));
+    tasks.spawn(node_ipam::run(
+        client.clone(),
+        config.pod_cidrs,
+        shutdown.clone(),
+    ));
+    tasks.spawn(node_lifecycle::run(client, config.node_monitor, shutdown));
 }

@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -27,6 +28,16 @@ pub struct ServerArgs {
     /// The node port range.
     #[arg(long, default_value = "30000-32767")]
     pub node_port_range: String,
+    /// The CIDR nodes' pod CIDRs are cut from.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: String,
+    /// The prefix length of each node's pod CIDR.
+    #[arg(long, default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+    /// How long a node may go without a heartbeat before it is marked Unknown (tests shorten
+    /// it; kube-controller-manager's flag of the same name).
+    #[arg(long, default_value = "50s", value_parser = parse_duration, hide = true)]
+    pub node_monitor_grace_period: Duration,
 }
 
 impl ServerArgs {
@@ -43,6 +54,38 @@ impl ServerArgs {
 
     pub fn kubeconfig_path(&self) -> PathBuf {
         self.data_dir.join("kubeconfig")
+    }
+
+    /// The controllers' configuration.
+    pub fn controllers(&self) -> anyhow::Result<ferry_controllers::Config> {
+        Ok(ferry_controllers::Config {
+            pod_cidrs: ferry_controllers::PodCidrs {
+                cluster: self.cluster_cidr.parse().context("--cluster-cidr")?,
+                node_prefix: self.node_cidr_mask_size,
+            },
+            node_monitor: ferry_controllers::NodeMonitor {
+                grace_period: self.node_monitor_grace_period,
+                ..ferry_controllers::NodeMonitor::default()
+            },
+        })
+    }
+}
+
+/// A duration as Go writes them: `40s`, `500ms`, `2m`, `1h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("missing unit in duration {text:?}"))?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("unknown unit {unit:?} in duration {text:?}")),
     }
 }
 
@@ -64,4 +107,18 @@ pub fn print_kubeconfig(args: &KubeconfigArgs) -> anyhow::Result<()> {
     })?;
     print!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_go_flags() {
+        assert_eq!(parse_duration("40s"), Ok(Duration::from_secs(40)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("40").is_err());
+        assert!(parse_duration("1d").is_err());
+    }
 }

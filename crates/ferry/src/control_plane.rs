@@ -49,6 +49,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let kubelet_tls = pki
         .client_config(Some(&kubelet_client))
         .context("TLS configuration toward node agents")?;
+    let controllers = args.controllers()?;
     let config = ApiConfig {
         service_cidr: args.service_cidr.parse().context("--service-cidr")?,
         node_ports: args.node_port_range.parse().context("--node-port-range")?,
@@ -80,7 +81,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         "system:kube-controller-manager",
         &[],
     )));
-    ferry_controllers::spawn_all(client, shutdown.clone(), &mut tasks);
+    ferry_controllers::spawn_all(client, &controllers, shutdown.clone(), &mut tasks);
 
     say(&format!("the cluster is ready: API at {server_url}"));
     say(&format!(

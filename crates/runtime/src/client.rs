@@ -237,6 +237,23 @@ impl Client {
             .await
     }
 
+    /// POST to a subresource (`binding`).
+    pub async fn create_subresource(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: &str,
+        object: &Value,
+    ) -> Result<Value, ClientError> {
+        let uri = format!(
+            "{}/{subresource}",
+            resource_path(info, namespace, Some(name))
+        );
+        self.call_json(Method::POST, &uri, "application/json", Some(object))
+            .await
+    }
+
     pub async fn merge_patch(
         &self,
         info: &ResourceInfo,

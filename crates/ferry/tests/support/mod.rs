@@ -15,13 +15,25 @@ const START_DEADLINE: Duration = Duration::from_secs(30);
 pub struct Lab {
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// Extra `ferry server` flags, kept for restarts.
+    flags: Vec<String>,
 }
 
 impl Lab {
     /// Starts a cluster in a new network namespace with only loopback up.
     pub fn start() -> Lab {
+        Lab::start_with(&[])
+    }
+
+    /// Starts a cluster whose `ferry server` gets extra flags.
+    pub fn start_with(flags: &[&str]) -> Lab {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut lab = Lab { child: None, dir };
+        let flags = flags.iter().map(|f| f.to_string()).collect();
+        let mut lab = Lab {
+            child: None,
+            dir,
+            flags,
+        };
         lab.spawn();
         lab
     }
@@ -33,8 +45,9 @@ impl Lab {
     fn spawn(&mut self) {
         let ferry = env!("CARGO_BIN_EXE_ferry");
         let script = format!(
-            "ip link set lo up && exec {ferry} server --data-dir {} --port 6443",
-            self.data_dir().display()
+            "ip link set lo up && exec {ferry} server --data-dir {} --port 6443 {}",
+            self.data_dir().display(),
+            self.flags.join(" ")
         );
         let log = std::fs::File::create(self.dir.path().join("ferry.log")).expect("log file");
         let child = Command::new("unshare")
