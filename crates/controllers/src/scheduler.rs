@@ -11,6 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, Taint, Toleration};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
@@ -30,6 +31,8 @@ const SCHEDULER_NAME: &str = "default-scheduler";
 const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+/// Bindings written at once.
+const BIND_BATCH: usize = 32;
 
 /// Why no node fits a pod.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,31 +107,36 @@ impl Scheduler {
             )
         });
         let now = clock::now();
-        let mut retry = None;
+        // Decide every pod first (each decision counts the pods placed before it), then write
+        // the bindings a batch at a time: a burst of pods costs a few round trips, not one each.
+        let mut placed: Vec<(&Pod, String)> = Vec::new();
+        let mut results = Vec::new();
         for p in queue {
-            let result = if has_scheduling_gates(p) {
-                self.gated(p, now).await
-            } else {
-                match pick_node(p, &nodes, &load) {
-                    Ok(node) => {
-                        let node = node.to_string();
-                        let bound = self.bind(p, &node).await;
-                        if matches!(bound, Ok(true)) {
-                            *load.entry(node).or_default() += 1;
-                        }
-                        bound.map(|_| ())
-                    }
-                    Err(why) => self.unschedulable(p, &why, now).await,
-                }
-            };
-            if let Err(e) = result {
-                retry = next_pass(SCHEDULER_NAME, Err(e));
+            if has_scheduling_gates(p) {
+                results.push(self.gated(p, now).await);
+                continue;
             }
+            match pick_node(p, &nodes, &load) {
+                Ok(node) => {
+                    *load.entry(node.to_string()).or_default() += 1;
+                    placed.push((p, node.to_string()));
+                }
+                Err(why) => results.push(self.unschedulable(p, &why, now).await),
+            }
+        }
+        for batch in placed.chunks(BIND_BATCH) {
+            let bound = join_all(batch.iter().map(|(p, node)| self.bind(p, node))).await;
+            results.extend(bound.into_iter().map(|r| r.map(|_| ())));
+        }
+        let mut retry = None;
+        for e in results.into_iter().filter_map(Result::err) {
+            retry = next_pass(SCHEDULER_NAME, Err(e));
         }
         Ok(retry)
     }
 
-    /// Binds through `pods/binding`; false if the pod was bound or deleted meanwhile.
+    /// Binds through `pods/binding`; false if the pod was bound or deleted meanwhile (the next
+    /// pass sees the load as it is).
     async fn bind(&self, p: &Pod, node: &str) -> Result<bool, Error> {
         let info = resources::pods()?;
         let (namespace, name) = (

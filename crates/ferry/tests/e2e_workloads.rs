@@ -285,7 +285,7 @@ fn replica_set_pods_are_named_owned_scheduled_and_replaced() {
 
 #[test]
 fn replication_controller_keeps_and_adopts_its_pods() {
-    let lab = Lab::start_with(STEADY_NODES);
+    let mut lab = Lab::start_with(STEADY_NODES);
     add_node(&lab, "node1", "172.18.0.2", "");
     lab.apply(KUBIA_RC);
     lab.eventually("2 rc pods", WAIT, || pods(&lab, "app=kubia-rc").len() == 2);
@@ -325,6 +325,17 @@ fn replication_controller_keeps_and_adopts_its_pods() {
             .all(|p| field(&lab, "pod", p, "{.metadata.ownerReferences[0].uid}") == uid)
     });
     assert_eq!(pods(&lab, "app=kubia-rc"), names);
+    // Controllers keep nothing but what the objects say: after a restart the same pods stay.
+    lab.restart();
+    lab.ok(&["scale", "rc", "kubia-rc", "--replicas=3"]);
+    lab.eventually("a third pod after the restart", WAIT, || {
+        pods(&lab, "app=kubia-rc").len() == 3
+    });
+    let after = pods(&lab, "app=kubia-rc");
+    assert!(
+        names.iter().all(|p| after.contains(p)),
+        "{after:?} lost some of {names:?}"
+    );
 }
 
 #[test]
