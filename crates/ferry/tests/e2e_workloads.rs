@@ -454,6 +454,42 @@ fn deployment_rolls_out_a_new_image_as_pods_become_ready() {
 }
 
 #[test]
+fn a_recreate_deployment_waits_for_the_old_pods_to_be_gone() {
+    let lab = Lab::start_with(STEADY_NODES);
+    add_node(&lab, "node1", "172.18.0.2", "");
+    lab.apply(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  strategy:\n    type: Recreate\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: nginx\n",
+    );
+    lab.eventually("2 bound web pods", WAIT, || {
+        let names = pods(&lab, "app=web");
+        names.len() == 2
+            && names
+                .iter()
+                .all(|p| !field(&lab, "pod", p, "{.spec.nodeName}").is_empty())
+    });
+    let old = pods(&lab, "app=web");
+    lab.ok(&["set", "image", "deployment/web", "web=nginx:2"]);
+    lab.eventually("the old pods terminating", WAIT, || {
+        let list = pod_list(&lab, "app=web");
+        old.iter().all(|p| list.contains(&(p.clone(), true)))
+    });
+    // Nothing new starts while old pods still run.
+    assert!(
+        pods(&lab, "app=web").is_empty(),
+        "{:?}",
+        pod_list(&lab, "app=web")
+    );
+    finish_terminating(&lab, "app=web");
+    lab.eventually("2 new pods", WAIT, || {
+        let names = pods(&lab, "app=web");
+        names.len() == 2
+            && names
+                .iter()
+                .all(|p| field(&lab, "pod", p, "{.spec.containers[0].image}") == "nginx:2")
+    });
+}
+
+#[test]
 fn nodes_get_pod_cidrs_and_go_unknown_without_heartbeats() {
     let lab = Lab::start_with(&["--node-monitor-grace-period", "3s"]);
     add_node(&lab, "alive", "172.18.0.2", "");
