@@ -791,3 +791,114 @@ fn a_killed_lab_stops_its_agents_and_the_next_start_removes_the_rest() {
     again.stop();
     assert!(named().is_empty(), "{:?}\n{}", named(), again.log());
 }
+
+/// Pods of `selector` that are Running, Ready and not terminating, as `name ip` pairs.
+fn ready_pods(lab: &UpLab, selector: &str) -> Vec<(String, String)> {
+    let out = lab.ok(&[
+        "get",
+        "pods",
+        "-l",
+        selector,
+        "-o",
+        r#"jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.metadata.deletionTimestamp} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+    ]);
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() == 4 && f[2].is_empty() && f[3] == "True")
+                .then(|| (f[0].to_string(), f[1].to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_books_replicaset_and_a_deployment_rollout_on_real_pods() {
+    let lab = UpLab::start(2);
+    lab.apply(
+        "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: kubia\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: kubia\n  template:\n    metadata:\n      labels:\n        app: kubia\n    spec:\n      containers:\n      - name: kubia\n        image: luksa/kubia\n",
+    );
+    lab.eventually("3 kubia pods Ready", Duration::from_secs(60), || {
+        ready_pods(&lab, "app=kubia").len() == 3
+    });
+    let pods = ready_pods(&lab, "app=kubia");
+    let mut ips: Vec<&String> = pods.iter().map(|(_, ip)| ip).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 3, "{pods:?}");
+    assert!(ips.iter().all(|ip| ip.starts_with("10.244.")), "{pods:?}");
+    lab.apply(&pod("client", "busybox", ""));
+    lab.eventually("client running", Duration::from_secs(60), || {
+        lab.kubectl(&["exec", "client", "--", "true"])
+            .status
+            .success()
+    });
+    for (name, ip) in &pods {
+        let answer = lab.ok(&[
+            "exec",
+            "client",
+            "--",
+            "curl",
+            "-s",
+            &format!("http://{ip}:8080"),
+        ]);
+        assert_eq!(answer, format!("You've hit {name}\n"));
+    }
+
+    let victim = pods[0].0.clone();
+    lab.ok(&["delete", "pod", &victim]);
+    lab.eventually("a replacement pod", Duration::from_secs(60), || {
+        let now = ready_pods(&lab, "app=kubia");
+        now.len() == 3 && now.iter().all(|(n, _)| *n != victim)
+    });
+    lab.ok(&["scale", "rs", "kubia", "--replicas=5"]);
+    lab.eventually("5 pods Ready", Duration::from_secs(60), || {
+        ready_pods(&lab, "app=kubia").len() == 5
+    });
+    lab.ok(&["scale", "rs", "kubia", "--replicas=1"]);
+    lab.eventually("1 pod left", Duration::from_secs(60), || {
+        lab.ok(&["get", "pods", "-l", "app=kubia", "-o", "name"])
+            .lines()
+            .count()
+            == 1
+    });
+    lab.ok(&["delete", "rs", "kubia"]);
+    lab.eventually(
+        "the ReplicaSet's pods gone",
+        Duration::from_secs(60),
+        || {
+            lab.ok(&["get", "pods", "-l", "app=kubia", "-o", "name"])
+                .is_empty()
+        },
+    );
+
+    lab.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=luksa/kubia",
+        "--replicas=2",
+    ]);
+    lab.eventually("2 web pods Ready", Duration::from_secs(60), || {
+        ready_pods(&lab, "app=web").len() == 2
+    });
+    let before: Vec<String> = ready_pods(&lab, "app=web")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    lab.ok(&["set", "env", "deployment/web", "GREETING=v2"]);
+    lab.ok(&["rollout", "status", "deployment/web", "--timeout=90s"]);
+    lab.eventually(
+        "2 new web pods Ready, the old ones gone",
+        Duration::from_secs(60),
+        || {
+            let now = ready_pods(&lab, "app=web");
+            let all = lab
+                .ok(&["get", "pods", "-l", "app=web", "-o", "name"])
+                .lines()
+                .count();
+            now.len() == 2 && all == 2 && now.iter().all(|(n, _)| !before.contains(n))
+        },
+    );
+    let env = lab.ok(&["exec", "deploy/web", "--", "sh", "-c", "echo $GREETING"]);
+    assert_eq!(env, "v2\n");
+}
