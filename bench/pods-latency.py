@@ -67,11 +67,12 @@ class Watch:
         self.thread.start()
 
     def _read(self):
-        # kubectl prints each event as indented JSON whose closing brace is alone at column 0.
+        # With --output-watch-events kubectl prints one compact JSON event per line; joining
+        # lines until they parse also copes with indented output.
         lines = []
         for line in self.proc.stdout:
             lines.append(line)
-            if line.rstrip("\n") != "}":
+            if not line.rstrip().endswith("}"):
                 continue
             now = time.time()
             try:
@@ -130,7 +131,7 @@ def percentile(values, q):
 
 
 def stats(values_s):
-    ms = [v * 1000.0 for v in values_s]
+    ms = [round(v * 1000.0, 1) for v in values_s]
     return {"n": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99),
             "max_ms": max(ms) if ms else None}
 
