@@ -229,12 +229,8 @@ impl Client {
         subresource: &str,
         object: &Value,
     ) -> Result<Value, ClientError> {
-        let uri = format!(
-            "{}/{subresource}",
-            resource_path(info, namespace, Some(name))
-        );
-        self.call_json(Method::PUT, &uri, "application/json", Some(object))
-            .await
+        let target = (info, namespace, name, subresource);
+        self.subresource_call(Method::PUT, target, object).await
     }
 
     /// POST to a subresource (`binding`).
@@ -246,11 +242,21 @@ impl Client {
         subresource: &str,
         object: &Value,
     ) -> Result<Value, ClientError> {
+        let target = (info, namespace, name, subresource);
+        self.subresource_call(Method::POST, target, object).await
+    }
+
+    async fn subresource_call(
+        &self,
+        method: Method,
+        (info, namespace, name, subresource): (&ResourceInfo, Option<&str>, &str, &str),
+        object: &Value,
+    ) -> Result<Value, ClientError> {
         let uri = format!(
             "{}/{subresource}",
             resource_path(info, namespace, Some(name))
         );
-        self.call_json(Method::POST, &uri, "application/json", Some(object))
+        self.call_json(method, &uri, "application/json", Some(object))
             .await
     }
 
