@@ -1,34 +1,10 @@
 //! Deployment, ReplicaSet, ReplicationController, Node, Namespace, Event, Secret, ConfigMap and
 //! Lease rows, compared with the cells kube-apiserver v1.32 prints.
 
-use ferry_api::resource::find;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+mod support;
+
 use serde_json::{json, Value};
-
-fn now() -> Timestamp {
-    "2024-05-01T12:00:00Z".parse().unwrap()
-}
-
-fn ago(seconds: i64) -> String {
-    let t = now() - SignedDuration::from_secs(seconds);
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-fn row(group: &str, plural: &str, object: &Value) -> Value {
-    let resource = find(group, "v1", plural).unwrap();
-    let cells = resource.ops.cells(object, now()).unwrap();
-    Value::Array(cells.iter().map(|c| c.to_json()).collect())
-}
-
-fn columns(group: &str, plural: &str) -> Vec<(&'static str, &'static str, i32)> {
-    let resource = find(group, "v1", plural).unwrap();
-    resource
-        .ops
-        .columns()
-        .iter()
-        .map(|c| (c.name, c.column_type, c.priority))
-        .collect()
-}
+use support::{ago, columns, row};
 
 fn template() -> Value {
     json!({"metadata": {"labels": {"app": "kubia"}},
@@ -328,7 +304,7 @@ fn namespace_secret_configmap_lease_rows() {
                "metadata": {"name": "node1", "namespace": "kube-node-lease", "creationTimestamp": ago(400 * 86400)},
                "spec": {"holderIdentity": holder, "leaseDurationSeconds": 40}})
     };
-    let leases = find("coordination.k8s.io", "v1", "leases").unwrap();
+    let leases = ferry_api::resource::find("coordination.k8s.io", "v1", "leases").unwrap();
     let names: Vec<&str> = leases.ops.columns().iter().map(|c| c.name).collect();
     assert_eq!(names, vec!["Name", "Holder", "Age"]);
     assert_eq!(

@@ -1,32 +1,15 @@
 //! Service, Endpoints, EndpointSlice, Ingress and IngressClass rows, compared with the cells
 //! kube-apiserver v1.32 prints (`kubectl get svc,ep,endpointslices,ing,ingressclass -o wide`).
 
-use ferry_api::resource::find;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+mod support;
+
 use serde_json::{json, Value};
-
-fn now() -> Timestamp {
-    "2024-05-01T12:00:00Z".parse().unwrap()
-}
-
-fn ago(seconds: i64) -> String {
-    let t = now() - SignedDuration::from_secs(seconds);
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-fn row(group: &str, plural: &str, object: &Value) -> Value {
-    let resource = find(group, "v1", plural).unwrap();
-    let cells = resource.ops.cells(object, now()).unwrap();
-    Value::Array(cells.iter().map(|c| c.to_json()).collect())
-}
+use support::{ago, columns, row};
 
 fn column_names(group: &str, plural: &str) -> Vec<(&'static str, i32)> {
-    let resource = find(group, "v1", plural).unwrap();
-    resource
-        .ops
-        .columns()
-        .iter()
-        .map(|c| (c.name, c.priority))
+    columns(group, plural)
+        .into_iter()
+        .map(|(name, _, priority)| (name, priority))
         .collect()
 }
 

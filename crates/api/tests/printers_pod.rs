@@ -1,24 +1,15 @@
 //! Pod table rows for realistic pods, compared with the cells kube-apiserver v1.32 prints.
 
-use ferry_api::resource::find;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+mod support;
+
 use serde_json::{json, Value};
-
-/// The fixed "now" of every test.
-fn now() -> Timestamp {
-    "2024-05-01T12:00:00Z".parse().unwrap()
-}
-
-/// The RFC 3339 time `seconds` before [`now`].
-fn ago(seconds: i64) -> String {
-    let t = now() - SignedDuration::from_secs(seconds);
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
+use support::ago;
 
 fn row(object: &Value) -> Vec<Value> {
-    let pods = find("", "v1", "pods").unwrap();
-    let cells = pods.ops.cells(object, now()).unwrap();
-    cells.iter().map(|c| c.to_json()).collect()
+    match support::row("", "pods", object) {
+        Value::Array(cells) => cells,
+        other => vec![other],
+    }
 }
 
 /// A pod `name` on node1 with the given spec additions and status.
@@ -51,15 +42,8 @@ fn running(name: &str, ready: bool, restarts: i32) -> Value {
 
 #[test]
 fn columns_match_upstream() {
-    let pods = find("", "v1", "pods").unwrap();
-    let columns: Vec<(&str, &str, i32)> = pods
-        .ops
-        .columns()
-        .iter()
-        .map(|c| (c.name, c.column_type, c.priority))
-        .collect();
     assert_eq!(
-        columns,
+        support::columns("", "pods"),
         vec![
             ("Name", "string", 0),
             ("Ready", "string", 0),
@@ -72,6 +56,7 @@ fn columns_match_upstream() {
             ("Readiness Gates", "string", 1),
         ]
     );
+    let pods = ferry_api::resource::find("", "v1", "pods").unwrap();
     assert_eq!(pods.ops.columns()[0].format, "name");
 }
 
