@@ -89,7 +89,14 @@ fn check_edges(crates: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     let mut problems = Vec::new();
     let may_use_store = ["ferry-apiserver", "ferry", "ferry-bench"];
     let may_use_apiserver = ["ferry", "ferry-bench"];
-    let kernel_crates = ["ferry-sys", "ferry-hostnet", "ferry-sandbox"];
+    let kernel_crates = [
+        "ferry-sys",
+        "ferry-hostnet",
+        "ferry-sandbox",
+        "ferry-nft",
+        "ferry-proxy-nft",
+    ];
+    let dataplanes = ["ferry-proxy-nft"];
     for (name, deps) in crates {
         let uses = |d: &str| deps.iter().any(|x| x == d);
         if uses("ferry-store") && !may_use_store.contains(&name.as_str()) {
@@ -115,6 +122,18 @@ fn check_edges(crates: &BTreeMap<String, Vec<String>>) -> Vec<String> {
         if kernel_crates.contains(&name.as_str()) && (uses("ferry-api") || uses("k8s-openapi")) {
             problems.push(format!(
                 "{name} sees Kubernetes types; kernel crates must not"
+            ));
+        }
+        if name == "ferry-proxy" && (uses("ferry-nft") || uses("netlink-sys")) {
+            problems.push("ferry-proxy knows nftables; only dataplanes may".to_string());
+        }
+        if dataplanes.contains(&name.as_str())
+            && deps
+                .iter()
+                .any(|d| dataplanes.contains(&d.as_str()) && d != name)
+        {
+            problems.push(format!(
+                "{name} uses another dataplane; share ferry-proxy's model"
             ));
         }
         if name == "ferry-store"

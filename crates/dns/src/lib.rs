@@ -1,0 +1,1 @@
+//! Node-local cluster DNS per the Kubernetes DNS-Based Service Discovery specification.

@@ -1,0 +1,1 @@
+//! nftables over netlink: tables, chains, sets, maps and rules in atomic batches.

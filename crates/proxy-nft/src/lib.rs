@@ -1,0 +1,1 @@
+//! The nftables dataplane of the service proxy.

@@ -1,0 +1,135 @@
+//! The dataplane-neutral model of what the service proxy must program: one entry per service
+//! port, with the addresses it answers on and the endpoints behind it, as kube-proxy's
+//! `ServicePortMap` and `EndpointsMap` hold them after change tracking.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+/// The L4 protocol of a service port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TransportProtocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl TransportProtocol {
+    /// The lower-case name kube-proxy uses in chain names and logs (`tcp`, `udp`, `sctp`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportProtocol::Tcp => "tcp",
+            TransportProtocol::Udp => "udp",
+            TransportProtocol::Sctp => "sctp",
+        }
+    }
+}
+
+/// Names one port of one service: `namespace/name:port/protocol` (kube-proxy's
+/// `ServicePortName`). `port` is the port's name, empty for a service's single unnamed port.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServicePortName {
+    pub namespace: String,
+    pub name: String,
+    pub port: String,
+    pub protocol: TransportProtocol,
+}
+
+impl fmt::Display for ServicePortName {
+    /// kube-proxy's form: `default/kubia:http` for a named port, `default/kubia` for an unnamed
+    /// one, followed by `/tcp`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)?;
+        if !self.port.is_empty() {
+            write!(f, ":{}", self.port)?;
+        }
+        write!(f, "/{}", self.protocol.as_str())
+    }
+}
+
+/// ClientIP session affinity: a client keeps its endpoint for `timeout` after its last packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionAffinity {
+    pub timeout: Duration,
+}
+
+/// One endpoint of a service port, with the EndpointSlice conditions the proxy acts on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// The pod (or hand-made) address and the target port resolved for this service port.
+    pub address: SocketAddrV4,
+    /// `conditions.ready` (a missing condition counts as true, as upstream).
+    pub ready: bool,
+    /// `conditions.serving` (defaults to `ready` when missing).
+    pub serving: bool,
+    /// `conditions.terminating` (a missing condition counts as false).
+    pub terminating: bool,
+    /// Whether the endpoint runs on this proxy's own node (`nodeName` equals the node's name).
+    pub is_local: bool,
+}
+
+/// Everything the dataplane must program for one service port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePort {
+    /// The service's cluster IPs (IPv4 only for now); empty for headless services, which the
+    /// tracker leaves out of the model altogether.
+    pub cluster_ip: Ipv4Addr,
+    pub port: u16,
+    /// The node port, for NodePort and LoadBalancer services.
+    pub node_port: Option<u16>,
+    /// `spec.externalIPs` and `status.loadBalancer.ingress[].ip`: more addresses the service
+    /// answers on at `port`.
+    pub external_ips: Vec<Ipv4Addr>,
+    pub session_affinity: Option<SessionAffinity>,
+    /// Every endpoint the slices list for this port, in a stable order; see
+    /// [`ServicePort::usable_endpoints`] for the ones traffic may go to.
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl ServicePort {
+    /// The endpoints new connections may go to, as kube-proxy's `CategorizeEndpoints` picks
+    /// them for cluster traffic: the ready ones; when none is ready, the serving ones that are
+    /// terminating (so a rolling restart does not drop traffic). Empty means "reject".
+    pub fn usable_endpoints(&self) -> Vec<SocketAddrV4> {
+        let ready: Vec<SocketAddrV4> = self
+            .endpoints
+            .iter()
+            .filter(|e| e.ready)
+            .map(|e| e.address)
+            .collect();
+        if !ready.is_empty() {
+            return ready;
+        }
+        self.endpoints
+            .iter()
+            .filter(|e| e.serving && e.terminating)
+            .map(|e| e.address)
+            .collect()
+    }
+}
+
+/// The whole desired state: every service port of every non-headless service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyModel {
+    pub services: BTreeMap<ServicePortName, ServicePort>,
+}
+
+/// The service ports whose desired state changed since the last sync. A name present in the
+/// model is to be (re)programmed; a name absent from it is to be removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangedServices {
+    pub names: BTreeSet<ServicePortName>,
+    /// Set when the dataplane must rebuild everything from the model (first sync, after a
+    /// re-list): the names above are then irrelevant.
+    pub full: bool,
+}
+
+/// A backend that programs the model into something that carries traffic.
+pub trait Dataplane {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Brings the dataplane to `model`, touching only the service ports named in `changed`
+    /// unless `changed.full` is set.
+    fn sync(&mut self, model: &ProxyModel, changed: &ChangedServices) -> Result<(), Self::Error>;
+}
