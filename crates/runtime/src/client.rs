@@ -51,6 +51,10 @@ impl ClientError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, ClientError::Api { code: 409, .. })
     }
+    /// 410 Gone: a resourceVersion older than the server keeps.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, ClientError::Api { code: 410, .. })
+    }
 }
 
 /// Which resource (and optionally which namespace) a call is about.

@@ -1,0 +1,136 @@
+//! A reflector: lists a collection, then watches it from the list's resourceVersion, and hands
+//! every change to one consumer through a bounded channel. On a broken watch it resumes from the
+//! last resourceVersion it saw; when that is too old (410 Gone, an `ERROR` event) it lists
+//! again and says so with [`ReflectorEvent::Relisted`], so the consumer rebuilds its cache.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use ferry_api::ResourceInfo;
+
+use crate::client::Client;
+use crate::watch::WatchEvent;
+
+/// How long to wait before trying again after a failed list or watch.
+const RETRY: Duration = Duration::from_millis(500);
+/// Events queued for a slow consumer before the reflector waits for it.
+const QUEUE: usize = 1024;
+
+/// What a consumer of a reflector is told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReflectorEvent {
+    /// The whole collection as of a fresh list: replaces everything known before.
+    Relisted(Vec<Value>),
+    /// An object was added or modified.
+    Applied(Value),
+    /// An object was deleted (its last state).
+    Deleted(Value),
+}
+
+/// Starts reflecting `info` (all namespaces) into the returned channel until `shutdown`; the
+/// first event is always a [`ReflectorEvent::Relisted`].
+pub fn reflect(
+    client: Client,
+    info: &'static ResourceInfo,
+    shutdown: CancellationToken,
+) -> mpsc::Receiver<ReflectorEvent> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    tokio::spawn(run(client, info, tx, shutdown));
+    rx
+}
+
+async fn run(
+    client: Client,
+    info: &'static ResourceInfo,
+    tx: mpsc::Sender<ReflectorEvent>,
+    shutdown: CancellationToken,
+) {
+    let mut resume_from: Option<String> = None;
+    while !shutdown.is_cancelled() && !tx.is_closed() {
+        let rv = match resume_from.take() {
+            Some(rv) => rv,
+            None => match client.list(info, None, None).await {
+                Ok((items, rv)) => {
+                    if tx.send(ReflectorEvent::Relisted(items)).await.is_err() {
+                        return;
+                    }
+                    rv
+                }
+                Err(e) => {
+                    tracing::debug!(resource = info.plural, error = %e, "list failed");
+                    if pause(&shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        resume_from = watch_from(&client, info, rv, &tx, &shutdown).await;
+        if resume_from.is_none() && pause(&shutdown).await {
+            return;
+        }
+    }
+}
+
+/// Watches from `rv` until the stream ends; returns the resourceVersion to resume from, or
+/// `None` when the reflector must list again.
+async fn watch_from(
+    client: &Client,
+    info: &'static ResourceInfo,
+    mut rv: String,
+    tx: &mpsc::Sender<ReflectorEvent>,
+    shutdown: &CancellationToken,
+) -> Option<String> {
+    let mut stream = match client.watch(info, None, &rv).await {
+        Ok(stream) => stream,
+        Err(e) if e.is_gone() => return None,
+        Err(e) => {
+            tracing::debug!(resource = info.plural, error = %e, "watch failed");
+            return Some(rv);
+        }
+    };
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            next = stream.next() => next,
+        };
+        let event = match next {
+            Some(Ok(event)) => event,
+            Some(Err(_)) | None => return Some(rv),
+        };
+        if event.event_type == "ERROR" {
+            return None;
+        }
+        if let Some(new_rv) = resource_version(&event) {
+            rv = new_rv;
+        }
+        let forwarded = match event.event_type.as_str() {
+            "ADDED" | "MODIFIED" => ReflectorEvent::Applied(event.object),
+            "DELETED" => ReflectorEvent::Deleted(event.object),
+            _ => continue,
+        };
+        if tx.send(forwarded).await.is_err() {
+            return None;
+        }
+    }
+}
+
+fn resource_version(event: &WatchEvent) -> Option<String> {
+    event
+        .object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|rv| !rv.is_empty())
+        .map(str::to_string)
+}
+
+/// Waits [`RETRY`]; true when shutdown came first.
+async fn pause(shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(RETRY) => false,
+    }
+}
