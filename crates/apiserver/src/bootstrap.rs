@@ -1,5 +1,6 @@
 //! Objects every cluster has, created through the API itself at start-up: the default
-//! namespaces, and the `kubernetes` Service (10.96.0.1:443) with endpoints at this API server.
+//! namespaces, the `kubernetes` Service (10.96.0.1:443) with endpoints at this API server, and
+//! the `kube-dns` Service (10.96.0.10:53).
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -82,7 +83,37 @@ pub(crate) async fn ensure_defaults(srv: &ApiServer) -> Result<(), StartError> {
         }),
     )
     .await?;
+    if let Some(ip) = srv.config.cluster_dns {
+        ensure_kube_dns(srv, ip).await?;
+    }
     publish_endpoints(srv).await
+}
+
+/// The `kube-dns` Service as kubeadm creates it for CoreDNS, so the cluster looks like one. Every
+/// node agent answers at its cluster IP itself (node-local DNS); no pod carries the selected
+/// label, so its Endpoints stay empty and the service proxy leaves this IP alone.
+async fn ensure_kube_dns(srv: &ApiServer, ip: std::net::Ipv4Addr) -> Result<(), StartError> {
+    ensure(
+        srv,
+        "/api/v1/namespaces/kube-system/services",
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {
+                "name": "kube-dns",
+                "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"},
+            },
+            "spec": {
+                "clusterIP": ip.to_string(),
+                "ports": [
+                    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                ],
+                "selector": {"k8s-app": "kube-dns"},
+                "type": "ClusterIP",
+            },
+        }),
+    )
+    .await
 }
 
 /// Points the `kubernetes` Service's Endpoints and EndpointSlice at this API server.

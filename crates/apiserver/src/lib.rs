@@ -47,6 +47,8 @@ pub struct ApiConfig {
     pub advertise_address: Ipv4Addr,
     /// The port the API server listens on (the `kubernetes` Service's target port).
     pub secure_port: u16,
+    /// The cluster IP of the `kube-dns` Service created at start, if the cluster has DNS.
+    pub cluster_dns: Option<Ipv4Addr>,
     /// Addresses to listen on.
     pub listen: Vec<SocketAddr>,
     /// TLS toward node agents for exec, attach and logs: trusts the cluster CA and presents

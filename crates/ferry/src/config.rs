@@ -28,6 +28,10 @@ pub struct ServerArgs {
     /// The node port range.
     #[arg(long, default_value = "30000-32767")]
     pub node_port_range: String,
+    /// The kube-dns Service's cluster IP, which every node agent answers DNS at (the kubelet's
+    /// `--cluster-dns`); empty for a cluster without DNS.
+    #[arg(long, default_value = "10.96.0.10")]
+    pub cluster_dns: String,
     /// The CIDR nodes' pod CIDRs are cut from.
     #[arg(long, default_value = "10.244.0.0/16")]
     pub cluster_cidr: String,
@@ -54,6 +58,20 @@ impl ServerArgs {
 
     pub fn kubeconfig_path(&self) -> PathBuf {
         self.data_dir.join("kubeconfig")
+    }
+
+    /// `--cluster-dns` as an address; `None` when empty.
+    pub fn cluster_dns_ip(&self) -> anyhow::Result<Option<Ipv4Addr>> {
+        if self.cluster_dns.is_empty() {
+            return Ok(None);
+        }
+        let ip = self.cluster_dns.parse().with_context(|| {
+            format!(
+                "--cluster-dns {:?} is not an IPv4 address",
+                self.cluster_dns
+            )
+        })?;
+        Ok(Some(ip))
     }
 
     /// The controllers' configuration.

@@ -55,6 +55,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         node_ports: args.node_port_range.parse().context("--node-port-range")?,
         advertise_address: args.advertise_address,
         secure_port: args.port,
+        cluster_dns: args.cluster_dns_ip()?,
         listen: args.listen(),
         kubelet_client: Arc::new(kubelet_tls),
     };

@@ -62,6 +62,29 @@ fn discovery_version_and_short_names() {
         support::columns(&kubernetes)[0][..5],
         ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
     );
+    // The cluster DNS Service, as kubeadm's CoreDNS addon names it; cluster-info lists it.
+    let dns = lab.ok(&[
+        "get",
+        "svc",
+        "-n",
+        "kube-system",
+        "kube-dns",
+        "--no-headers",
+    ]);
+    assert_eq!(
+        support::columns(&dns)[0][..5],
+        [
+            "kube-dns",
+            "ClusterIP",
+            "10.96.0.10",
+            "<none>",
+            "53/UDP,53/TCP"
+        ]
+    );
+    assert!(
+        info.contains("CoreDNS is running at https://127.0.0.1:6443/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy"),
+        "{info}"
+    );
     let old_ingress = lab.kubectl_stdin(
         &["apply", "-f", "-"],
         "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n  name: kubia\nspec: {}\n",
