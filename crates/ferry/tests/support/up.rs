@@ -19,17 +19,27 @@ impl UpLab {
         UpLab::start_in(tempfile::tempdir().unwrap(), nodes)
     }
 
+    /// Starts with extra `ferry up` flags.
+    pub fn start_with(nodes: u8, flags: &[&str]) -> UpLab {
+        UpLab::launch(tempfile::tempdir().unwrap(), nodes, flags)
+    }
+
     /// Starts in `dir` (a cluster's data dir is `dir/data`).
     pub fn start_in(dir: tempfile::TempDir, nodes: u8) -> UpLab {
+        UpLab::launch(dir, nodes, &[])
+    }
+
+    fn launch(dir: tempfile::TempDir, nodes: u8, flags: &[&str]) -> UpLab {
         let ferry = env!("CARGO_BIN_EXE_ferry");
         let data = dir.path().join("data");
         let pid_file = dir.path().join("ferry.pid");
         // A restart in the same directory must not read the previous run's PID.
         let _ = std::fs::remove_file(&pid_file);
         let script = format!(
-            "ip link set lo up && {ferry} up --nodes {nodes} --data-dir {} --port 6443 \
+            "ip link set lo up && {ferry} up --nodes {nodes} --data-dir {} --port 6443 {} \
              >{}/up.log 2>&1 & echo $! > {}; wait",
             data.display(),
+            flags.join(" "),
             dir.path().display(),
             pid_file.display()
         );
@@ -217,6 +227,20 @@ impl UpLab {
             .arg("--")
             .args(args)
             .output()
+            .unwrap()
+    }
+
+    /// Starts `args` with `ferry shell` in the background; the caller stops it.
+    pub fn shell_spawn(&self, args: &[&str]) -> Child {
+        Command::new("nsenter")
+            .arg(self.netns())
+            .args(["--", env!("CARGO_BIN_EXE_ferry"), "shell", "--data-dir"])
+            .arg(self.data_dir())
+            .arg("--")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
             .unwrap()
     }
 
