@@ -82,6 +82,30 @@ pub fn resource_path(info: &ResourceInfo, namespace: Option<&str>, name: Option<
     path
 }
 
+/// Label and field selectors of a list or watch (`labelSelector`, `fieldSelector`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Selectors<'a> {
+    pub labels: Option<&'a str>,
+    pub fields: Option<&'a str>,
+}
+
+impl Selectors<'_> {
+    /// Appends the selectors as query parameters to `uri`, which may already have a query.
+    fn append_to(&self, uri: &mut String) {
+        for (name, value) in [
+            ("labelSelector", self.labels),
+            ("fieldSelector", self.fields),
+        ] {
+            if let Some(value) = value {
+                uri.push(if uri.contains('?') { '&' } else { '?' });
+                uri.push_str(name);
+                uri.push('=');
+                uri.push_str(&encode_query(value));
+            }
+        }
+    }
+}
+
 /// A client of the Kubernetes API.
 #[derive(Clone)]
 pub struct Client {
@@ -154,11 +178,23 @@ impl Client {
         namespace: Option<&str>,
         label_selector: Option<&str>,
     ) -> Result<(Vec<Value>, String), ClientError> {
+        let selectors = Selectors {
+            labels: label_selector,
+            fields: None,
+        };
+        self.list_selected(info, namespace, selectors).await
+    }
+
+    /// Lists the objects of a collection that match label and field selectors; returns them
+    /// and the list's resourceVersion.
+    pub async fn list_selected(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        selectors: Selectors<'_>,
+    ) -> Result<(Vec<Value>, String), ClientError> {
         let mut uri = resource_path(info, namespace, None);
-        if let Some(sel) = label_selector {
-            uri.push_str("?labelSelector=");
-            uri.push_str(&encode_query(sel));
-        }
+        selectors.append_to(&mut uri);
         let list = self
             .call_json(Method::GET, &uri, "application/json", None)
             .await?;
@@ -182,11 +218,25 @@ impl Client {
         namespace: Option<&str>,
         resource_version: &str,
     ) -> Result<WatchStream, ClientError> {
-        let uri = format!(
+        self.watch_selected(info, namespace, resource_version, Selectors::default())
+            .await
+    }
+
+    /// Watches the objects of a collection that match the selectors, from
+    /// `resource_version`; an object that stops matching arrives as DELETED.
+    pub async fn watch_selected(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        resource_version: &str,
+        selectors: Selectors<'_>,
+    ) -> Result<WatchStream, ClientError> {
+        let mut uri = format!(
             "{}?watch=true&allowWatchBookmarks=true&resourceVersion={}",
             resource_path(info, namespace, None),
             encode_query(resource_version)
         );
+        selectors.append_to(&mut uri);
         let resp = self
             .call(Method::GET, &uri, "application/json", Bytes::new())
             .await?;
@@ -384,6 +434,32 @@ mod tests {
         assert_eq!(
             encode_query("app=kubia,x in (a)"),
             "app%3Dkubia%2Cx%20in%20%28a%29"
+        );
+    }
+
+    #[test]
+    fn selectors_become_query_parameters() {
+        let mut uri = "/api/v1/pods".to_string();
+        Selectors::default().append_to(&mut uri);
+        assert_eq!(uri, "/api/v1/pods");
+        Selectors {
+            labels: Some("app=kubia"),
+            fields: Some("spec.nodeName=node-1"),
+        }
+        .append_to(&mut uri);
+        assert_eq!(
+            uri,
+            "/api/v1/pods?labelSelector=app%3Dkubia&fieldSelector=spec.nodeName%3Dnode-1"
+        );
+        let mut watch = "/api/v1/pods?watch=true".to_string();
+        Selectors {
+            labels: None,
+            fields: Some("spec.nodeName=n"),
+        }
+        .append_to(&mut watch);
+        assert_eq!(
+            watch,
+            "/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dn"
         );
     }
 }

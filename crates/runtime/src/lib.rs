@@ -9,7 +9,9 @@ mod https;
 mod reflector;
 mod watch;
 
-pub use client::{Client, ClientError, ResourceRef, ResponseBody, Transport, TransportFuture};
+pub use client::{
+    Client, ClientError, ResourceRef, ResponseBody, Selectors, Transport, TransportFuture,
+};
 pub use https::{HttpsError, HttpsTransport};
 pub use reflector::{reflect, ReflectorEvent};
 pub use watch::{WatchEvent, WatchStream};

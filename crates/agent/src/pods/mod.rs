@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use ferry_runtime::Client;
+use ferry_runtime::{Client, Selectors};
 use ferry_sandbox::{Runtime, RuntimeConfig};
 
 use crate::node::{error_chain, resource};
@@ -112,9 +112,15 @@ impl Pods {
         shutdown: &CancellationToken,
     ) -> Result<(), AgentError> {
         let pods = resource("pods");
+        // Only this node's pods, as the kubelet asks for them.
+        let field = format!("spec.nodeName={}", self.config.node_name);
+        let selectors = Selectors {
+            labels: None,
+            fields: Some(&field),
+        };
         let (items, rv) = self
             .client
-            .list(pods, None, None)
+            .list_selected(pods, None, selectors)
             .await
             .map_err(AgentError::api("list pods"))?;
         let mut known: HashMap<String, Value> = HashMap::new();
@@ -126,7 +132,7 @@ impl Pods {
         self.sync(&known).await;
         let mut watch = self
             .client
-            .watch(pods, None, &rv)
+            .watch_selected(pods, None, &rv, selectors)
             .await
             .map_err(AgentError::api("watch pods"))?;
         let resync = tokio::time::sleep(RESYNC);
