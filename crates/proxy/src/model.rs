@@ -133,3 +133,57 @@ pub trait Dataplane {
     /// unless `changed.full` is set.
     fn sync(&mut self, model: &ProxyModel, changed: &ChangedServices) -> Result<(), Self::Error>;
 }
+
+impl fmt::Display for ProxyModel {
+    /// One line per service port, for `ferry debug proxy`:
+    /// `default/kubia:http/tcp 10.96.12.34:80 -> 10.244.1.5:8080 (ready), 10.244.2.3:8080 (not ready)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, port) in &self.services {
+            writeln!(f, "{name} {port}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ServicePort {
+    /// `10.96.12.34:80 nodePort 30080 externalIPs 1.2.3.4 sessionAffinity ClientIP 10800s -> …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.cluster_ip, self.port)?;
+        if let Some(node_port) = self.node_port {
+            write!(f, " nodePort {node_port}")?;
+        }
+        if !self.external_ips.is_empty() {
+            let ips: Vec<String> = self.external_ips.iter().map(Ipv4Addr::to_string).collect();
+            write!(f, " externalIPs {}", ips.join(","))?;
+        }
+        if let Some(affinity) = self.session_affinity {
+            write!(
+                f,
+                " sessionAffinity ClientIP {}s",
+                affinity.timeout.as_secs()
+            )?;
+        }
+        if self.endpoints.is_empty() {
+            return write!(f, " -> no endpoints");
+        }
+        let endpoints: Vec<String> = self.endpoints.iter().map(Endpoint::to_string).collect();
+        write!(f, " -> {}", endpoints.join(", "))
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// `10.244.1.5:8080 (ready, local)`, `10.244.2.3:8080 (not ready, serving, terminating)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut states = vec![if self.ready { "ready" } else { "not ready" }];
+        if self.serving && !self.ready {
+            states.push("serving");
+        }
+        if self.terminating {
+            states.push("terminating");
+        }
+        if self.is_local {
+            states.push("local");
+        }
+        write!(f, "{} ({})", self.address, states.join(", "))
+    }
+}
