@@ -187,3 +187,90 @@ impl fmt::Display for Endpoint {
         write!(f, "{} ({})", self.address, states.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An endpoint at 10.244.1.`host`:8080 with conditions from `flags`: `r`eady, `s`erving,
+    /// `t`erminating, `l`ocal.
+    fn endpoint(host: u8, flags: &str) -> Endpoint {
+        Endpoint {
+            address: SocketAddrV4::new(Ipv4Addr::new(10, 244, 1, host), 8080),
+            ready: flags.contains('r'),
+            serving: flags.contains('s'),
+            terminating: flags.contains('t'),
+            is_local: flags.contains('l'),
+        }
+    }
+
+    fn port(endpoints: Vec<Endpoint>) -> ServicePort {
+        ServicePort {
+            cluster_ip: Ipv4Addr::new(10, 96, 12, 34),
+            port: 80,
+            node_port: None,
+            external_ips: Vec::new(),
+            session_affinity: None,
+            endpoints,
+        }
+    }
+
+    /// Endpoints as (host, flags), and the hosts that may take new connections.
+    type UsableCase = (&'static str, &'static [(u8, &'static str)], &'static [u8]);
+
+    #[test]
+    fn usable_endpoints() {
+        let cases: &[UsableCase] = &[
+            ("none", &[], &[]),
+            (
+                "ready ones only",
+                &[(1, "rs"), (2, ""), (3, "st"), (4, "rsl")],
+                &[1, 4],
+            ),
+            (
+                "no ready: serving and terminating ones",
+                &[(1, ""), (2, "st"), (3, "t"), (4, "s"), (5, "stl")],
+                &[2, 5],
+            ),
+            (
+                "no ready, none serving while terminating: reject",
+                &[(1, ""), (2, "t"), (3, "s")],
+                &[],
+            ),
+        ];
+        for (name, endpoints, usable) in cases {
+            let port = port(endpoints.iter().map(|(h, f)| endpoint(*h, f)).collect());
+            let want: Vec<SocketAddrV4> = usable.iter().map(|h| endpoint(*h, "").address).collect();
+            assert_eq!(port.usable_endpoints(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn display() {
+        let name = |port: &str| ServicePortName {
+            namespace: "default".to_string(),
+            name: "kubia".to_string(),
+            port: port.to_string(),
+            protocol: TransportProtocol::Tcp,
+        };
+        let mut http = port(vec![endpoint(5, "rsl"), endpoint(6, ""), endpoint(7, "st")]);
+        http.node_port = Some(30080);
+        http.external_ips = vec![
+            Ipv4Addr::new(192, 168, 1, 10),
+            Ipv4Addr::new(172, 18, 255, 1),
+        ];
+        http.session_affinity = Some(SessionAffinity {
+            timeout: Duration::from_secs(10800),
+        });
+        let model = ProxyModel {
+            services: BTreeMap::from([(name("http"), http), (name(""), port(Vec::new()))]),
+        };
+        assert_eq!(
+            model.to_string(),
+            "default/kubia/tcp 10.96.12.34:80 -> no endpoints\n\
+             default/kubia:http/tcp 10.96.12.34:80 nodePort 30080 externalIPs 192.168.1.10,172.18.255.1 \
+             sessionAffinity ClientIP 10800s -> 10.244.1.5:8080 (ready, local), 10.244.1.6:8080 (not ready), \
+             10.244.1.7:8080 (not ready, serving, terminating)\n"
+        );
+    }
+}
