@@ -1,6 +1,7 @@
 //! The cluster's controllers, each an API client that reconciles levels, not events: garbage
 //! collection by ownerReferences, namespace deletion, ReplicaSets and ReplicationControllers,
-//! Deployments, the scheduler, node IPAM and node lifecycle. Later: endpoints, endpointslices.
+//! Deployments, the scheduler, node IPAM and node lifecycle, Endpoints, EndpointSlices and
+//! the mirroring of hand-made Endpoints into EndpointSlices.
 //!
 //! Never touches the store: everything goes through [`ferry_runtime::Client`]. Each controller
 //! lists what it needs at every pass (triggered by watches, coalesced), computes with pure
@@ -9,6 +10,8 @@
 
 mod clock;
 mod deployment;
+mod endpoint_slice;
+mod endpoints;
 mod error;
 mod events;
 mod garbage_collector;
@@ -62,6 +65,8 @@ pub fn spawn_all(
         shutdown.clone(),
     ));
     tasks.spawn(deployment::run(client.clone(), shutdown.clone()));
+    tasks.spawn(endpoints::run(client.clone(), shutdown.clone()));
+    tasks.spawn(endpoint_slice::run(client.clone(), shutdown.clone()));
     tasks.spawn(scheduler::run(client.clone(), shutdown.clone()));
     tasks.spawn(node_ipam::run(
         client.clone(),

@@ -44,6 +44,18 @@ pub(crate) fn leases() -> Result<&'static ResourceInfo, Error> {
     find("coordination.k8s.io", "v1", "leases")
 }
 
+pub(crate) fn services() -> Result<&'static ResourceInfo, Error> {
+    find("", "v1", "services")
+}
+
+pub(crate) fn endpoints() -> Result<&'static ResourceInfo, Error> {
+    find("", "v1", "endpoints")
+}
+
+pub(crate) fn endpoint_slices() -> Result<&'static ResourceInfo, Error> {
+    find("discovery.k8s.io", "v1", "endpointslices")
+}
+
 /// Lists `info` (in `namespace`, or everywhere) as typed objects. An object that does not
 /// decode is skipped with a warning: one bad object must not stop a controller.
 pub(crate) async fn list<T: DeserializeOwned>(
