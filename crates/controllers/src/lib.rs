@@ -12,6 +12,7 @@ mod clock;
 mod deployment;
 mod endpoint_slice;
 mod endpoints;
+mod endpointslice_mirroring;
 mod error;
 mod events;
 mod garbage_collector;
@@ -67,6 +68,10 @@ pub fn spawn_all(
     tasks.spawn(deployment::run(client.clone(), shutdown.clone()));
     tasks.spawn(endpoints::run(client.clone(), shutdown.clone()));
     tasks.spawn(endpoint_slice::run(client.clone(), shutdown.clone()));
+    tasks.spawn(endpointslice_mirroring::run(
+        client.clone(),
+        shutdown.clone(),
+    ));
     tasks.spawn(scheduler::run(client.clone(), shutdown.clone()));
     tasks.spawn(node_ipam::run(
         client.clone(),
