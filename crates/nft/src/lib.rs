@@ -1,1 +1,23 @@
-//! nftables over netlink: tables, chains, sets, maps and rules in atomic batches.
+//! nftables over netlink: tables, chains, sets, maps and rules in atomic batches, plus the
+//! conntrack deletions a service proxy needs.
+//!
+//! Built on netlink-packet-netfilter's message model and a NETLINK_NETFILTER socket; the
+//! expressions that crate does not type are encoded here. No `nft` binary at runtime.
+//! Must not know Kubernetes: its words are tables, chains, sets, rules and expressions.
+
+mod batch;
+mod conntrack;
+mod describe;
+mod error;
+mod expr;
+mod socket;
+
+pub use batch::{
+    BaseChain, Batch, ChainType, Element, Family, HookPoint, KeyField, SetKind, SetSpec, Table,
+};
+pub use conntrack::FlowMatch;
+pub use error::Error;
+pub use expr::{
+    build, CmpOp, CtKey, DynsetOp, Expr, MetaKey, PayloadBase, Reg, Reject, SetRef, Verdict,
+};
+pub use socket::Netlink;
