@@ -19,7 +19,8 @@ use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use tokio_util::sync::CancellationToken;
 
-use ferry_runtime::{Client, WatchEvent};
+use ferry_api::ResourceInfo;
+use ferry_runtime::{Client, ClientError, WatchEvent};
 
 use crate::endpoints::membership;
 use crate::endpoints::trigger_time::{self, ServiceKey, TriggerTimes};
@@ -175,7 +176,7 @@ impl SliceController {
                 let message = format!(
                     "failed to create EndpointSlice for Service {}/{}: {}",
                     namespace.unwrap_or(""),
-                    prefix.trim_end_matches('-'),
+                    service_of(slice),
                     api_message(&e)
                 );
                 return Err((
@@ -203,14 +204,19 @@ impl SliceController {
             }
         }
         for slice in &plan.delete {
-            if let Err(e) = self.delete(slice).await {
-                let name = slice.metadata.name.as_deref().unwrap_or("");
+            let namespace = slice.metadata.namespace.as_deref();
+            let name = slice.metadata.name.as_deref().unwrap_or("");
+            if let Err(e) = self.delete_slice(info, slice).await {
                 let message = format!(
-                    "failed to delete {name} EndpointSlice for Service {}/{}: {e}",
-                    slice.metadata.namespace.as_deref().unwrap_or(""),
+                    "failed to delete {name} EndpointSlice for Service {}/{}: {}",
+                    namespace.unwrap_or(""),
                     service_of(slice),
+                    api_message(&e)
                 );
-                return Err((message, e));
+                return Err((
+                    message,
+                    write_error("delete", info.plural, namespace, name)(e),
+                ));
             }
         }
         Ok(())
@@ -220,10 +226,25 @@ impl SliceController {
         let info = resources::endpoint_slices()?;
         let namespace = slice.metadata.namespace.as_deref();
         let name = slice.metadata.name.as_deref().unwrap_or("");
+        self.delete_slice(info, slice).await.map_err(write_error(
+            "delete",
+            info.plural,
+            namespace,
+            name,
+        ))
+    }
+
+    /// Deletes a slice; one already gone is fine.
+    async fn delete_slice(
+        &self,
+        info: &'static ResourceInfo,
+        slice: &EndpointSlice,
+    ) -> Result<(), ClientError> {
+        let namespace = slice.metadata.namespace.as_deref();
+        let name = slice.metadata.name.as_deref().unwrap_or("");
         match self.client.delete(info, namespace, name, None).await {
-            Ok(()) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(write_error("delete", info.plural, namespace, name)(e)),
+            other => other,
         }
     }
 }

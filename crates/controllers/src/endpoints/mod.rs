@@ -48,6 +48,21 @@ pub(crate) enum EndpointsWrite {
     Update(Endpoints),
 }
 
+impl EndpointsWrite {
+    fn object(&self) -> &Endpoints {
+        match self {
+            EndpointsWrite::Create(e) | EndpointsWrite::Update(e) => e,
+        }
+    }
+
+    fn verb(&self) -> &'static str {
+        match self {
+            EndpointsWrite::Create(_) => "create",
+            EndpointsWrite::Update(_) => "update",
+        }
+    }
+}
+
 /// What the Service's pods say its Endpoints should be: named and labelled like the Service
 /// (plus the headless label for a Service without a cluster IP), with the selected pods'
 /// addresses repacked into subsets. Not yet cut to [`MAX_CAPACITY`]; [`endpoints_write`]
@@ -276,50 +291,41 @@ impl EndpointsController {
 
     async fn write(&self, svc: &Service, write: EndpointsWrite) -> Result<(), Error> {
         let info = resources::endpoints()?;
-        let (verb, object) = match &write {
-            EndpointsWrite::Create(e) => ("create", e),
-            EndpointsWrite::Update(e) => ("update", e),
-        };
+        let object = write.object();
         let namespace = object.metadata.namespace.as_deref();
         let name = object.metadata.name.as_deref().unwrap_or("");
         let body = resources::to_body("endpoints", object)?;
-        let result = match write {
+        let result = match &write {
             EndpointsWrite::Create(_) => self.client.create(info, namespace, &body).await,
             EndpointsWrite::Update(_) => self.client.update(info, namespace, name, &body).await,
         };
         let Err(e) = result else {
             return Ok(());
         };
-        if verb == "create" && is_namespace_terminating(&e) {
+        if matches!(write, EndpointsWrite::Create(_)) && is_namespace_terminating(&e) {
             // Creates keep failing until the namespace is gone; nothing to report.
             return Ok(());
         }
-        self.record_failure(svc, object, verb, &e).await;
-        Err(write_error(verb, info.plural, namespace, name)(e))
+        self.record_failure(svc, &write, &e).await;
+        Err(write_error(write.verb(), info.plural, namespace, name)(e))
     }
 
     /// `FailedToCreateEndpoint` / `FailedToUpdateEndpoint` on the Endpoints object.
-    async fn record_failure(&self, svc: &Service, object: &Endpoints, verb: &str, e: &ClientError) {
+    async fn record_failure(&self, svc: &Service, write: &EndpointsWrite, e: &ClientError) {
         let namespace = svc.metadata.namespace.as_deref().unwrap_or("");
         let name = svc.metadata.name.as_deref().unwrap_or("");
-        let (reason, message) = if verb == "create" {
-            (
+        let cause = api_message(e);
+        let (reason, message) = match write {
+            EndpointsWrite::Create(_) => (
                 "FailedToCreateEndpoint",
-                format!(
-                    "Failed to create endpoint for service {namespace}/{name}: {}",
-                    api_message(e)
-                ),
-            )
-        } else {
-            (
+                format!("Failed to create endpoint for service {namespace}/{name}: {cause}"),
+            ),
+            EndpointsWrite::Update(_) => (
                 "FailedToUpdateEndpoint",
-                format!(
-                    "Failed to update endpoint {namespace}/{name}: {}",
-                    api_message(e)
-                ),
-            )
+                format!("Failed to update endpoint {namespace}/{name}: {cause}"),
+            ),
         };
-        let about = InvolvedObject::of("v1", "Endpoints", &object.metadata);
+        let about = InvolvedObject::of("v1", "Endpoints", &write.object().metadata);
         self.recorder
             .record(&about, EventType::Warning, reason, &message)
             .await;
