@@ -1,0 +1,368 @@
+//! The rules of ferry's table, by meaning: each renders as the nft text it is equivalent to
+//! (for tests and errors) and encodes to ferry-nft expressions.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use ferry_nft::{
+    build::{self, IpField, PortField},
+    CmpOp, DynsetOp, Expr, Reg, Reject, SetRef, Verdict,
+};
+use ferry_proxy::TransportProtocol;
+
+use crate::config::Cidr;
+
+/// The packet mark bit that asks the `masquerading` chain to masquerade (kube-proxy's).
+pub(crate) const MASQ_MARK: u32 = 0x4000;
+/// Route type of a local address (`fib daddr type local`).
+const RTN_LOCAL: u32 = 2;
+
+pub(crate) const SERVICE_IPS: &str = "service-ips";
+pub(crate) const SERVICE_NODEPORTS: &str = "service-nodeports";
+pub(crate) const NO_ENDPOINT_SERVICES: &str = "no-endpoint-services";
+pub(crate) const NO_ENDPOINT_NODEPORTS: &str = "no-endpoint-nodeports";
+pub(crate) const CLUSTER_IPS: &str = "cluster-ips";
+pub(crate) const REJECT_CHAIN: &str = "reject-chain";
+pub(crate) const AFFINITY: &str = "affinity";
+
+/// One rule of the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// `jump CHAIN`.
+    Jump(&'static str),
+    /// `ct state new jump CHAIN`.
+    NewJump(&'static str),
+    /// `meta mark & 0x4000 == 0 return`.
+    ReturnUnmarked,
+    /// `meta mark set mark xor 0x4000`.
+    ClearMark,
+    /// `masquerade fully-random`.
+    Masquerade,
+    /// Service traffic from outside the cluster's pods is masqueraded (`--cluster-cidr`).
+    MarkNonClusterSources { cluster: Cidr },
+    /// `ip daddr . meta l4proto . th dport vmap @service-ips`.
+    ServiceDispatch,
+    /// NodePort traffic (to a local address, not loopback) is always masqueraded.
+    MarkNodePorts,
+    /// `fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports`.
+    NodePortDispatch,
+    /// `ip daddr . meta l4proto . th dport vmap @no-endpoint-services`.
+    NoEndpointDispatch,
+    /// `fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports`.
+    NoEndpointNodePortDispatch,
+    /// `ip daddr @cluster-ips goto reject-chain`.
+    RejectClusterIps,
+    /// `ip daddr CIDR drop`.
+    DropServiceCidr { cidr: Cidr },
+    /// `meta l4proto tcp reject with tcp reset`.
+    RejectTcpReset,
+    /// `reject` (ICMP port unreachable).
+    RejectIcmp,
+    /// Pod traffic to outside both ranges leaves with the node's address.
+    MasqueradePodEgress { cluster: Cidr, service: Cidr },
+    /// `ip daddr|saddr IP meta l4proto P th dport|sport 53 notrack`.
+    Notrack {
+        toward: bool,
+        ip: Ipv4Addr,
+        proto: TransportProtocol,
+        port: u16,
+    },
+    /// `ip saddr . ENDPOINT-ID @affinity goto ep-…`: ClientIP affinity, checked before
+    /// picking at random.
+    AffinityCheck { endpoint_id: u32, chain: String },
+    /// `numgen random mod N == 0 goto ep-…`: endpoint `i` of `n` is taken with probability
+    /// 1/(n-i) when the earlier ones were not, which picks uniformly (iptables' cascade);
+    /// `remaining` is n-i, and the last endpoint is a plain `goto`.
+    ///
+    /// Not `numgen random mod n vmap { … }`: an anonymous map per service costs O(n²) in the
+    /// kernel (it names each by scanning every set of the table), and one shared map is
+    /// walked whole by the kernel's loop check for every rule that looks into it.
+    PickEndpoint { remaining: u32, chain: String },
+    /// `ip saddr EP meta mark set mark | 0x4000`: a pod reaching itself through its service.
+    Hairpin { endpoint: Ipv4Addr },
+    /// `update @affinity { ip saddr . ENDPOINT-ID timeout T }`.
+    AffinityUpdate { endpoint_id: u32, timeout: Duration },
+    /// `meta l4proto P dnat to EP:PORT`.
+    Dnat {
+        proto: TransportProtocol,
+        endpoint: SocketAddrV4,
+    },
+}
+
+/// The IANA protocol number.
+pub(crate) fn proto_number(proto: TransportProtocol) -> u8 {
+    match proto {
+        TransportProtocol::Tcp => 6,
+        TransportProtocol::Udp => 17,
+        TransportProtocol::Sctp => 132,
+    }
+}
+
+const LOOPBACK: Cidr = Cidr::new(Ipv4Addr::new(127, 0, 0, 0), 8);
+
+impl Rule {
+    /// The rule's expressions.
+    pub(crate) fn exprs(&self) -> Vec<Expr> {
+        match self {
+            Rule::Jump(chain) => vec![Expr::Verdict(Verdict::Jump(chain.to_string()))],
+            Rule::NewJump(chain) => {
+                let mut e = build::ct_state_new();
+                e.push(Expr::Verdict(Verdict::Jump(chain.to_string())));
+                e
+            }
+            Rule::ReturnUnmarked => {
+                let mut e = build::mark_clear(MASQ_MARK);
+                e.push(Expr::Verdict(Verdict::Return));
+                e
+            }
+            Rule::ClearMark => build::mark_xor(MASQ_MARK),
+            Rule::Masquerade => vec![Expr::Masquerade { fully_random: true }],
+            Rule::MarkNonClusterSources { cluster } => {
+                let mut e = prefix(IpField::Source, CmpOp::Neq, cluster);
+                e.extend(build::daddr_proto_dport());
+                e.push(lookup(SERVICE_IPS, None));
+                e.extend(build::mark_or(MASQ_MARK));
+                e
+            }
+            Rule::ServiceDispatch => vmap(build::daddr_proto_dport(), SERVICE_IPS),
+            Rule::MarkNodePorts => {
+                let mut e = local_non_loopback();
+                e.extend(build::proto_dport());
+                e.push(lookup(SERVICE_NODEPORTS, None));
+                e.extend(build::mark_or(MASQ_MARK));
+                e
+            }
+            Rule::NodePortDispatch => {
+                let mut e = local_non_loopback();
+                e.extend(vmap(build::proto_dport(), SERVICE_NODEPORTS));
+                e
+            }
+            Rule::NoEndpointDispatch => vmap(build::daddr_proto_dport(), NO_ENDPOINT_SERVICES),
+            Rule::NoEndpointNodePortDispatch => {
+                let mut e = local_daddr();
+                e.extend(vmap(build::proto_dport(), NO_ENDPOINT_NODEPORTS));
+                e
+            }
+            Rule::RejectClusterIps => vec![
+                build::ip_addr(IpField::Destination, Reg::R1),
+                lookup(CLUSTER_IPS, None),
+                Expr::Verdict(Verdict::Goto(REJECT_CHAIN.to_string())),
+            ],
+            Rule::DropServiceCidr { cidr } => {
+                let mut e = prefix(IpField::Destination, CmpOp::Eq, cidr);
+                e.push(Expr::Verdict(Verdict::Drop));
+                e
+            }
+            Rule::RejectTcpReset => {
+                let mut e = build::l4proto_eq(proto_number(TransportProtocol::Tcp));
+                e.push(Expr::Reject(Reject::TcpReset));
+                e
+            }
+            Rule::RejectIcmp => vec![Expr::Reject(Reject::IcmpPortUnreachable)],
+            Rule::MasqueradePodEgress { cluster, service } => {
+                let mut e = prefix(IpField::Source, CmpOp::Eq, cluster);
+                e.extend(prefix(IpField::Destination, CmpOp::Neq, cluster));
+                e.extend(prefix(IpField::Destination, CmpOp::Neq, service));
+                e.push(Expr::Masquerade { fully_random: true });
+                e
+            }
+            Rule::Notrack {
+                toward,
+                ip,
+                proto,
+                port,
+            } => {
+                let (addr, port_field) = if *toward {
+                    (IpField::Destination, PortField::Destination)
+                } else {
+                    (IpField::Source, PortField::Source)
+                };
+                let mut e = build::ip_addr_cmp(addr, CmpOp::Eq, *ip);
+                e.extend(build::l4proto_eq(proto_number(*proto)));
+                e.extend(build::th_port_eq(port_field, *port));
+                e.push(Expr::Notrack);
+                e
+            }
+            Rule::AffinityCheck { endpoint_id, chain } => {
+                let mut e = client_and_endpoint(*endpoint_id);
+                e.push(lookup(AFFINITY, None));
+                e.push(Expr::Verdict(Verdict::Goto(chain.clone())));
+                e
+            }
+            Rule::PickEndpoint { remaining, chain } => {
+                let goto = Expr::Verdict(Verdict::Goto(chain.clone()));
+                if *remaining <= 1 {
+                    return vec![goto];
+                }
+                vec![
+                    Expr::NumgenRandom {
+                        dreg: Reg::R1,
+                        modulus: *remaining,
+                    },
+                    Expr::Cmp {
+                        sreg: Reg::R1,
+                        op: CmpOp::Eq,
+                        data: vec![0; 4],
+                    },
+                    goto,
+                ]
+            }
+            Rule::Hairpin { endpoint } => {
+                let mut e = build::ip_addr_cmp(IpField::Source, CmpOp::Eq, *endpoint);
+                e.extend(build::mark_or(MASQ_MARK));
+                e
+            }
+            Rule::AffinityUpdate {
+                endpoint_id,
+                timeout,
+            } => {
+                let mut e = client_and_endpoint(*endpoint_id);
+                e.push(Expr::Dynset {
+                    op: DynsetOp::Update,
+                    set: AFFINITY.to_string(),
+                    sreg_key: Reg::R1,
+                    timeout: Some(*timeout),
+                });
+                e
+            }
+            Rule::Dnat { proto, endpoint } => {
+                build::dnat_to(proto_number(*proto), *endpoint.ip(), endpoint.port())
+            }
+        }
+    }
+}
+
+/// `ip saddr . ENDPOINT-ID`, the key of the affinity set.
+fn client_and_endpoint(endpoint_id: u32) -> Vec<Expr> {
+    let regs = Reg::concat_layout(&[4, 4]);
+    vec![
+        build::ip_addr(IpField::Source, regs[0]),
+        Expr::Immediate {
+            dreg: regs[1],
+            data: endpoint_id.to_ne_bytes().to_vec(),
+        },
+    ]
+}
+
+fn prefix(field: IpField, op: CmpOp, cidr: &Cidr) -> Vec<Expr> {
+    build::ip_prefix_cmp(field, op, cidr.addr, cidr.prefix_len)
+}
+
+fn lookup(set: &str, dreg: Option<Reg>) -> Expr {
+    Expr::Lookup {
+        sreg: Reg::R1,
+        set: SetRef::Name(set.to_string()),
+        dreg,
+        invert: false,
+    }
+}
+
+fn vmap(mut load: Vec<Expr>, map: &str) -> Vec<Expr> {
+    load.push(lookup(map, Some(Reg::VERDICT)));
+    load
+}
+
+fn local_daddr() -> Vec<Expr> {
+    vec![
+        Expr::FibDaddrType { dreg: Reg::R1 },
+        Expr::Cmp {
+            sreg: Reg::R1,
+            op: CmpOp::Eq,
+            data: RTN_LOCAL.to_ne_bytes().to_vec(),
+        },
+    ]
+}
+
+/// Node ports answer on the node's addresses but not on loopback (as kube-proxy without
+/// route_localnet).
+fn local_non_loopback() -> Vec<Expr> {
+    let mut e = local_daddr();
+    e.extend(prefix(IpField::Destination, CmpOp::Neq, &LOOPBACK));
+    e
+}
+
+impl fmt::Display for Rule {
+    /// The nft text of the rule, as `nft list table` prints it (close enough to read).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Jump(chain) => write!(f, "jump {chain}"),
+            Rule::NewJump(chain) => write!(f, "ct state new jump {chain}"),
+            Rule::ReturnUnmarked => write!(f, "meta mark & 0x{MASQ_MARK:08x} == 0x0 return"),
+            Rule::ClearMark => write!(f, "meta mark set meta mark ^ 0x{MASQ_MARK:08x}"),
+            Rule::Masquerade => write!(f, "masquerade fully-random"),
+            Rule::MarkNonClusterSources { cluster } => write!(
+                f,
+                "ip saddr != {cluster} ip daddr . meta l4proto . th dport @{SERVICE_IPS} meta mark set meta mark | 0x{MASQ_MARK:08x}"
+            ),
+            Rule::ServiceDispatch => {
+                write!(f, "ip daddr . meta l4proto . th dport vmap @{SERVICE_IPS}")
+            }
+            Rule::MarkNodePorts => write!(
+                f,
+                "fib daddr type local ip daddr != {LOOPBACK} meta l4proto . th dport @{SERVICE_NODEPORTS} meta mark set meta mark | 0x{MASQ_MARK:08x}"
+            ),
+            Rule::NodePortDispatch => write!(
+                f,
+                "fib daddr type local ip daddr != {LOOPBACK} meta l4proto . th dport vmap @{SERVICE_NODEPORTS}"
+            ),
+            Rule::NoEndpointDispatch => write!(
+                f,
+                "ip daddr . meta l4proto . th dport vmap @{NO_ENDPOINT_SERVICES}"
+            ),
+            Rule::NoEndpointNodePortDispatch => write!(
+                f,
+                "fib daddr type local meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}"
+            ),
+            Rule::RejectClusterIps => write!(f, "ip daddr @{CLUSTER_IPS} goto {REJECT_CHAIN}"),
+            Rule::DropServiceCidr { cidr } => write!(f, "ip daddr {cidr} drop"),
+            Rule::RejectTcpReset => write!(f, "meta l4proto tcp reject with tcp reset"),
+            Rule::RejectIcmp => write!(f, "reject"),
+            Rule::MasqueradePodEgress { cluster, service } => write!(
+                f,
+                "ip saddr {cluster} ip daddr != {cluster} ip daddr != {service} masquerade fully-random"
+            ),
+            Rule::Notrack {
+                toward,
+                ip,
+                proto,
+                port,
+            } => {
+                let (a, p) = if *toward {
+                    ("daddr", "dport")
+                } else {
+                    ("saddr", "sport")
+                };
+                write!(
+                    f,
+                    "ip {a} {ip} meta l4proto {} th {p} {port} notrack",
+                    proto.as_str()
+                )
+            }
+            Rule::AffinityCheck { endpoint_id, chain } => {
+                write!(f, "ip saddr . {endpoint_id} @{AFFINITY} goto {chain}")
+            }
+            Rule::PickEndpoint { remaining, chain } => {
+                if *remaining > 1 {
+                    write!(f, "numgen random mod {remaining} == 0 ")?;
+                }
+                write!(f, "goto {chain}")
+            }
+            Rule::Hairpin { endpoint } => write!(
+                f,
+                "ip saddr {endpoint} meta mark set meta mark | 0x{MASQ_MARK:08x}"
+            ),
+            Rule::AffinityUpdate {
+                endpoint_id,
+                timeout,
+            } => write!(
+                f,
+                "update @{AFFINITY} {{ ip saddr . {endpoint_id} timeout {}s }}",
+                timeout.as_secs()
+            ),
+            Rule::Dnat { proto, endpoint } => {
+                write!(f, "meta l4proto {} dnat to {endpoint}", proto.as_str())
+            }
+        }
+    }
+}
