@@ -15,6 +15,8 @@ use ferry_pki::{CertifiedKey, Pki, PkiOptions};
 use ferry_runtime::{Client, HttpsTransport};
 use ferry_sandbox::InitCommand;
 
+use crate::node_network::{NodeContext, NodeNetwork, NodeNetworkArgs};
+
 /// The hidden subcommand every pod sandbox's init runs as.
 pub const SANDBOX_INIT: &str = "sandbox-init";
 
@@ -57,6 +59,8 @@ pub struct AgentArgs {
     /// The streaming (kubelet API) port.
     #[arg(long, default_value_t = ferry_agent::streaming::DEFAULT_PORT)]
     pub port: u16,
+    #[command(flatten)]
+    pub network: NodeNetworkArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -176,9 +180,20 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         stop.cancel();
     });
     tracing::info!(node = %args.node_name, server = %args.server, "agent starting");
-    ferry_agent::run(config, client, streaming, shutdown)
+    let node = NodeContext {
+        node_name: &args.node_name,
+        data_dir: &args.data_dir,
+    };
+    let network = NodeNetwork::start(&args.network, &node, &client, &shutdown)
         .await
-        .context("node agent")
+        .context("service networking")?;
+    let ran = ferry_agent::run(config, client, streaming, shutdown.clone())
+        .await
+        .context("node agent");
+    // The proxy and DNS server stop with the agent, whatever ended it.
+    shutdown.cancel();
+    let stopped = network.stop().await.context("stop service networking");
+    ran.and(stopped)
 }
 
 /// Writes a file only its owner may read (keys, and certificates beside them).

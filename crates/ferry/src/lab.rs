@@ -27,6 +27,7 @@ use ferry_hostnet::{Ipv4Cidr, Netlink, NextHop, PeerNamespace, Route};
 use ferry_pki::{Pki, PkiOptions};
 
 use crate::config::ServerArgs;
+use crate::node_network::{NodeNetworkArgs, ProxyMode};
 
 /// The bridge's address: the control plane's address for nodes and pods, and where
 /// `ferry shell` runs.
@@ -46,6 +47,25 @@ pub struct UpArgs {
     /// How many nodes (each a network namespace on the cluster's bridge, with its own agent).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=200))]
     pub nodes: u8,
+    /// Resolvers the nodes' cluster DNS forwards names outside the cluster domain to (`IP` or
+    /// `IP:PORT`, repeatable). The lab's network has no way out, so without one such names
+    /// fail at once.
+    #[arg(long = "upstream-dns", value_parser = crate::node_network::parse_resolver)]
+    pub upstream_dns: Vec<std::net::SocketAddr>,
+}
+
+impl UpArgs {
+    /// The service networking every lab agent runs with: the control plane's ranges.
+    fn node_network(&self) -> NodeNetworkArgs {
+        NodeNetworkArgs {
+            proxy_mode: ProxyMode::Nftables,
+            cluster_cidr: self.server.cluster_cidr.clone(),
+            service_cidr: self.server.service_cidr.clone(),
+            cluster_dns: self.server.cluster_dns.clone(),
+            cluster_domain: "cluster.local".to_string(),
+            upstream_dns: self.upstream_dns.clone(),
+        }
+    }
 }
 
 #[derive(Args, Clone, Debug)]
@@ -158,12 +178,17 @@ async fn serve(lab: Lab, args: UpArgs, caller: std::net::TcpListener) -> anyhow:
         shutdown.clone(),
     ));
     let data_dir = args.server.data_dir.clone();
+    let launch = AgentLaunch {
+        data_dir: &data_dir,
+        port,
+        network: args.node_network().to_flags(),
+    };
     // The control plane writes the kubeconfig once its API is up; one left by an earlier run
     // would start the agents too early.
     let _ = std::fs::remove_file(data_dir.join("kubeconfig"));
     let control_plane = tokio::spawn(crate::control_plane::run(args.server));
     let mut agents = Vec::new();
-    let started = start_agents(&lab, &data_dir, port, &mut agents).await;
+    let started = start_agents(&lab, &launch, &mut agents).await;
     let result = match started {
         Ok(()) => control_plane.await.context("control plane task")?,
         Err(e) => {
@@ -179,12 +204,21 @@ async fn serve(lab: Lab, args: UpArgs, caller: std::net::TcpListener) -> anyhow:
     result
 }
 
+/// What every lab agent is started with.
+struct AgentLaunch<'a> {
+    data_dir: &'a Path,
+    /// The API server's port on the bridge address.
+    port: u16,
+    /// Service networking flags (`NodeNetworkArgs::to_flags`).
+    network: Vec<String>,
+}
+
 async fn start_agents(
     lab: &Lab,
-    data_dir: &Path,
-    port: u16,
+    launch: &AgentLaunch<'_>,
     agents: &mut Vec<(String, Child)>,
 ) -> anyhow::Result<()> {
+    let (data_dir, port) = (launch.data_dir, launch.port);
     let kubeconfig = data_dir.join("kubeconfig");
     let deadline = Instant::now() + START_DEADLINE;
     while !kubeconfig.exists() {
@@ -207,6 +241,7 @@ async fn start_agents(
             .args(["--node-name", &node.name])
             .args(["--node-ip", &node.ip.to_string()])
             .args(["--pod-cidr", &node.pod_cidr.to_string()])
+            .args(&launch.network)
             .arg("--data-dir")
             .arg(&dir)
             .arg("--credentials")

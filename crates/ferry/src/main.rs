@@ -7,6 +7,7 @@ mod config;
 mod control_plane;
 mod in_process;
 mod lab;
+mod node_network;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,19 @@ enum Command {
     Kubeconfig(KubeconfigArgs),
     /// Print ferry's version and the Kubernetes version it serves.
     Version,
+    /// Show what ferry programmed, for debugging.
+    #[command(subcommand)]
+    Debug(DebugCommand),
+}
+
+#[derive(Subcommand)]
+enum DebugCommand {
+    /// The services and endpoints each node's service proxy programmed last.
+    Proxy {
+        /// A lab cluster's data dir (every node), or an agent's.
+        #[arg(long, default_value = "/var/lib/ferry")]
+        data_dir: std::path::PathBuf,
+    },
 }
 
 fn init_logging() {
@@ -80,6 +94,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Kubeconfig(args) => config::print_kubeconfig(&args),
+        Command::Debug(DebugCommand::Proxy { data_dir }) => {
+            node_network::print_proxy_state(&data_dir)
+        }
         Command::NodeCredentials(args) => agent::node_credentials(&args),
         Command::SandboxInit { args } => ferry_sandbox::run_init(args),
         Command::App { name } => run_async(apps::run(&name)),
