@@ -1,10 +1,13 @@
 //! Storage side effects of writes, done in the write's own store transaction: today the
-//! Service registry's cluster IP and node port allocation.
+//! Service registry's cluster IP and node port allocation. Per-kind create-time admission
+//! (pods' default tolerations) hooks in here too, before validation as upstream's mutating
+//! admission does.
 //!
 //! A write first reserves in memory (so concurrent writes in this process never pick the same
 //! value), then claims the values in the store in the same transaction as the object (so they
 //! survive restart and two API servers can never both win), then either commits or abandons.
 
+pub(crate) mod pod;
 pub(crate) mod service;
 
 use serde_json::Value;
@@ -34,6 +37,7 @@ pub(crate) fn prepare_create(
 ) -> Result<Claims, ApiError> {
     match info.kind {
         "Service" => service::prepare_create(srv, object),
+        "Pod" => pod::prepare_create(object),
         _ => Ok(Claims::default()),
     }
 }
