@@ -1,7 +1,10 @@
 //! The cluster's controllers, each an API client that reconciles levels, not events: garbage
 //! collection by ownerReferences, namespace deletion, ReplicaSets and ReplicationControllers,
-//! Deployments, the scheduler, node IPAM and node lifecycle, Endpoints, EndpointSlices and
-//! the mirroring of hand-made Endpoints into EndpointSlices.
+//! Deployments, the scheduler, node IPAM, node lifecycle (health, condition taints, pods
+//! marked not ready), taint eviction (pods deleted from nodes with NoExecute taints they do not
+//! tolerate), pod garbage collection (pods of deleted nodes, unscheduled terminating pods,
+//! terminated pods over the threshold), Endpoints, EndpointSlices and the mirroring of
+//! hand-made Endpoints into EndpointSlices.
 //!
 //! Never touches the store: everything goes through [`ferry_runtime::Client`]. Each controller
 //! lists what it needs at every pass (triggered by watches, coalesced), computes with pure
@@ -21,9 +24,11 @@ mod node_ipam;
 mod node_lifecycle;
 mod owner;
 mod pod;
+mod pod_gc;
 mod replica_set;
 mod resources;
 mod scheduler;
+mod taint_eviction;
 mod trigger;
 
 use tokio::task::JoinSet;
@@ -78,5 +83,11 @@ pub fn spawn_all(
         config.pod_cidrs,
         shutdown.clone(),
     ));
-    tasks.spawn(node_lifecycle::run(client, config.node_monitor, shutdown));
+    tasks.spawn(node_lifecycle::run(
+        client.clone(),
+        config.node_monitor,
+        shutdown.clone(),
+    ));
+    tasks.spawn(taint_eviction::run(client.clone(), shutdown.clone()));
+    tasks.spawn(pod_gc::run(client, shutdown));
 }

@@ -1,18 +1,19 @@
 //! The scheduler: binds each pending pod to a node, as kube-scheduler's default profile would
-//! for ferry's plain nodes. A node fits when it is schedulable (`NodeUnschedulable`), its taints
-//! are tolerated (`TaintToleration`, counting the `not-ready`/`unreachable` taints the node
-//! lifecycle controller derives from the Ready condition) and its labels satisfy the pod's
-//! `nodeSelector` (`NodeAffinity`); among fitting nodes the one running the fewest pods wins,
-//! ties by name. Binding goes through the `pods/binding` subresource, which also marks the pod
-//! `PodScheduled`; a pod that fits nowhere gets `PodScheduled: False` with upstream's
-//! `0/N nodes are available: ...` message and a `FailedScheduling` event.
+//! for ferry's plain nodes. A node fits when it is schedulable (`NodeUnschedulable`), its
+//! NoSchedule and NoExecute taints are tolerated (`TaintToleration`; the node lifecycle
+//! controller taints nodes whose Ready condition is not True, and a node it has not tainted yet,
+//! or that never posted Ready, counts as carrying that taint already) and its labels satisfy
+//! the pod's `nodeSelector` (`NodeAffinity`); among fitting nodes the one running the fewest
+//! pods wins, ties by name. Binding goes through the `pods/binding` subresource, which also
+//! marks the pod `PodScheduled`; a pod that fits nowhere gets `PodScheduled: False` with
+//! upstream's `0/N nodes are available: ...` message and a `FailedScheduling` event.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, Taint, Toleration};
+use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, Taint};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -22,14 +23,14 @@ use ferry_runtime::Client;
 use crate::clock;
 use crate::error::{write_error, Error};
 use crate::events::{EventRecorder, EventType, InvolvedObject};
+use crate::node_lifecycle::{NOT_READY_TAINT, UNREACHABLE_TAINT};
 use crate::pod;
 use crate::resources;
+use crate::taint_eviction::tolerates;
 use crate::trigger::{next_pass, Trigger};
 
 /// The scheduler's name: pods asking for another scheduler are left alone.
 const SCHEDULER_NAME: &str = "default-scheduler";
-const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
-const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 /// Bindings written at once.
 const BIND_BATCH: usize = 32;
@@ -392,25 +393,6 @@ fn readiness_taint(node: &Node) -> Option<Taint> {
         effect: "NoSchedule".to_string(),
         ..Taint::default()
     })
-}
-
-/// `Toleration.ToleratesTaint`.
-fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or("");
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("") {
-        "" | "Equal" => {
-            toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-        "Exists" => true,
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -572,3 +572,144 @@ fn quiet_node_goes_unknown(lab: &Lab) {
         "{described}"
     );
 }
+
+/// A pod pinned by label to `node`, with extra pod spec lines.
+fn pinned_pod(name: &str, node: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels:\n    lost: \"yes\"\nspec:\n  nodeSelector:\n    kubernetes.io/hostname: {node}\n  containers:\n  - name: c\n    image: nginx\n{extra}"
+    )
+}
+
+fn unreachable_toleration(seconds: &str) -> String {
+    format!("  tolerations:\n  - key: node.kubernetes.io/unreachable\n    operator: Exists\n    effect: NoExecute\n{seconds}")
+}
+
+fn condition(lab: &Lab, pod: &str, kind: &str, field_name: &str) -> String {
+    field(
+        lab,
+        "pod",
+        pod,
+        &format!("{{.status.conditions[?(@.type==\"{kind}\")].{field_name}}}"),
+    )
+}
+
+fn terminating(lab: &Lab, pod: &str) -> bool {
+    !field(lab, "pod", pod, "{.metadata.deletionTimestamp}").is_empty()
+}
+
+#[test]
+fn a_lost_node_is_tainted_its_pods_evicted_and_collected_when_it_goes() {
+    let lab = Lab::start_with(&["--node-monitor-grace-period", "3s"]);
+    add_node(&lab, "alive", "172.18.0.2", "");
+    add_node(&lab, "lost", "172.18.0.3", "");
+    let (stop, lost_quiet) = (AtomicBool::new(false), AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        // Both kubelets renew their Leases until `lost`'s goes quiet.
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                renew_lease(&lab, "alive");
+                if !lost_quiet.load(Ordering::Relaxed) {
+                    renew_lease(&lab, "lost");
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+        lost_node_scenario(&lab, &lost_quiet);
+        stop.store(true, Ordering::Relaxed);
+    });
+}
+
+fn lost_node_scenario(lab: &Lab, lost_quiet: &AtomicBool) {
+    // Admission gives a pod without tolerations the default ones.
+    lab.apply(&pinned_pod("defaults", "lost", ""));
+    assert_eq!(
+        field(lab, "pod", "defaults", "{range .spec.tolerations[*]}{.key} {.operator} {.effect} {.tolerationSeconds};{end}"),
+        "node.kubernetes.io/not-ready Exists NoExecute 300;node.kubernetes.io/unreachable Exists NoExecute 300;"
+    );
+    lab.apply(&pinned_pod(
+        "brief",
+        "lost",
+        &unreachable_toleration("    tolerationSeconds: 2\n"),
+    ));
+    lab.apply(&pinned_pod("forever", "lost", &unreachable_toleration("")));
+    lab.apply(&pinned_pod("intolerant", "alive", ""));
+    let all = ["defaults", "brief", "forever", "intolerant"];
+    lab.eventually("every pod bound", WAIT, || {
+        all.iter()
+            .all(|p| !field(lab, "pod", p, "{.spec.nodeName}").is_empty())
+    });
+    for p in all {
+        mark_ready(lab, p);
+    }
+
+    // A NoExecute taint nothing tolerates evicts at once; the controller keeps other taints.
+    lab.ok(&["taint", "node", "alive", "dedicated=db:NoExecute"]);
+    lab.eventually("intolerant evicted", WAIT, || {
+        terminating(lab, "intolerant")
+    });
+    assert_eq!(
+        condition(lab, "intolerant", "DisruptionTarget", "reason"),
+        "DeletionByTaintManager"
+    );
+    let events = lab.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "reason=TaintManagerEviction",
+    ]);
+    assert!(
+        events.contains("Marking for deletion Pod default/intolerant"),
+        "{events}"
+    );
+    lab.ok(&["taint", "node", "alive", "dedicated=db:NoExecute-"]);
+
+    // The lost node's kubelet stops: Unknown, both unreachable taints, pods not Ready.
+    lost_quiet.store(true, Ordering::Relaxed);
+    lab.eventually("the lost node's unreachable taints", WAIT, || {
+        field(
+            lab,
+            "node",
+            "lost",
+            "{range .spec.taints[*]}{.key}:{.effect};{end}",
+        ) == "node.kubernetes.io/unreachable:NoSchedule;node.kubernetes.io/unreachable:NoExecute;"
+    });
+    assert_eq!(
+        field(
+            lab,
+            "node",
+            "lost",
+            "{.status.conditions[?(@.type==\"Ready\")].status}"
+        ),
+        "Unknown"
+    );
+    assert!(!field(
+        lab,
+        "node",
+        "lost",
+        "{.spec.taints[?(@.effect==\"NoExecute\")].timeAdded}"
+    )
+    .is_empty());
+    assert_eq!(field(lab, "node", "alive", "{.spec.taints}"), "");
+    for p in ["defaults", "brief", "forever"] {
+        lab.eventually(&format!("{p} not Ready"), WAIT, || {
+            condition(lab, p, "Ready", "status") == "False"
+        });
+    }
+
+    // Two seconds of toleration, then eviction; the others tolerate longer or for ever.
+    lab.eventually("brief evicted", WAIT, || terminating(lab, "brief"));
+    assert_eq!(
+        condition(lab, "brief", "DisruptionTarget", "message"),
+        "Taint manager: deleting due to NoExecute taint"
+    );
+    assert!(!terminating(lab, "defaults") && !terminating(lab, "forever"));
+
+    // The Node goes: after pod GC's quarantine its pods are force-deleted, Terminating or not.
+    lab.ok(&["delete", "node", "lost"]);
+    lab.eventually("the lost node's pods gone", Duration::from_secs(90), || {
+        let left = lab.ok(&["get", "pods", "-o", "name"]);
+        !["defaults", "brief", "forever"]
+            .iter()
+            .any(|p| left.contains(&format!("pod/{p}\n")))
+    });
+}
