@@ -40,7 +40,9 @@ pub(crate) struct Local {
     pub(crate) rcode: ResponseCode,
     pub(crate) authoritative: bool,
     pub(crate) answers: Vec<Record>,
-    pub(crate) authorities: Vec<Record>,
+    /// Whether the zone's SOA goes in the authority section (negative answers); it is built by
+    /// the encoder ([`soa`]), once per cache generation and response code.
+    pub(crate) with_soa: bool,
     pub(crate) additionals: Vec<Record>,
     /// An ExternalName target outside the cluster domain: the server appends the upstream's
     /// records of this type for it after the CNAME, as the specification's example shows.
@@ -73,7 +75,7 @@ fn authoritative(index: &Index, zone: &Zone, qname: &Name, qtype: RecordType) ->
     }
     let entries = match lookup(index, zone, &labels) {
         Ok(entries) => entries,
-        Err(NameError) => return negative(index, zone, ResponseCode::NXDomain),
+        Err(NameError) => return negative(index, ResponseCode::NXDomain),
     };
     let mut chase = None;
     let (answers, additionals) = match qtype {
@@ -88,7 +90,7 @@ fn authoritative(index: &Index, zone: &Zone, qname: &Name, qtype: RecordType) ->
         _ => (Vec::new(), Vec::new()),
     };
     if answers.is_empty() {
-        return negative(index, zone, ResponseCode::NoError);
+        return negative(index, ResponseCode::NoError);
     }
     let mut local = Local::positive(answers, additionals);
     local.chase = chase;
@@ -101,7 +103,7 @@ impl Local {
             rcode: ResponseCode::NoError,
             authoritative: true,
             answers,
-            authorities: Vec::new(),
+            with_soa: false,
             additionals,
             chase: None,
         }
@@ -112,16 +114,21 @@ impl Local {
             rcode: ResponseCode::Refused,
             authoritative: false,
             answers: Vec::new(),
-            authorities: Vec::new(),
+            with_soa: false,
             additionals: Vec::new(),
             chase: None,
         }
+    }
+
+    /// Whether the answer says only "no such data": the same bytes for every name.
+    pub(crate) fn is_negative(&self) -> bool {
+        self.answers.is_empty() && self.additionals.is_empty()
     }
 }
 
 /// NXDOMAIN or NODATA (`NoError`, no answers) with the zone's SOA. Before the cache is synced
 /// a missing name may only not be known yet: SERVFAIL instead of NXDOMAIN, as CoreDNS does.
-fn negative(index: &Index, zone: &Zone, rcode: ResponseCode) -> Local {
+fn negative(index: &Index, rcode: ResponseCode) -> Local {
     let rcode = if rcode == ResponseCode::NXDomain && !index.synced() {
         ResponseCode::ServFail
     } else {
@@ -131,10 +138,15 @@ fn negative(index: &Index, zone: &Zone, rcode: ResponseCode) -> Local {
         rcode,
         authoritative: true,
         answers: Vec::new(),
-        authorities: vec![soa(index, zone)],
+        with_soa: true,
         additionals: Vec::new(),
         chase: None,
     }
+}
+
+/// The zone's SOA record.
+pub(crate) fn zone_soa(cache: &Cache) -> Record {
+    soa(&cache.read(), cache.zone())
 }
 
 /// CoreDNS's SOA: `ns.dns.<zone>. hostmaster.<zone>.`, the data's last change as serial,

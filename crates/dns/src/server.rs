@@ -143,7 +143,7 @@ async fn upstream_part(
             let (local, target, qtype) = *chase;
             let records = shared.forwarder.lookup(&target, qtype).await;
             let mut out = Vec::new();
-            wire::complete(raw, local, records, transport, &mut out);
+            wire::complete(&shared.cache, raw, local, records, transport, &mut out);
             out
         }
         _ => shared.forwarder.forward(raw, transport).await,

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
 use crate::cache::Cache;
-use crate::records::{resolve, Local, Resolution};
+use crate::records::{resolve, zone_soa, Local, Resolution};
 
 /// The size of a DNS header.
 const HEADER: usize = 12;
@@ -19,7 +19,7 @@ const HEADER: usize = 12;
 const UDP_MINIMUM: usize = 512;
 /// The OPT record this server appends: root name, type, class, TTL, empty RDATA.
 const OPT_SIZE: usize = 11;
-/// Encoded answers kept per server task before the memo starts over (pod names are endless).
+/// Positive answers kept per server task (pod names are endless).
 const MEMO_LIMIT: usize = 65536;
 
 const TYPE_OPT: u16 = 41;
@@ -211,6 +211,8 @@ pub(crate) fn skip_name(raw: &[u8], mut at: usize) -> Option<usize> {
 pub(crate) struct Prepared {
     rcode: ResponseCode,
     authoritative: bool,
+    /// The body has no compression pointers into the question: it fits any question.
+    independent: bool,
     /// The question as encoded here (lowercase); the compression pointers in `body` point into
     /// it, so a query's own question must have the same length to replace it.
     question: Vec<u8>,
@@ -224,34 +226,65 @@ pub(crate) struct Prepared {
     pub(crate) chase: Option<Box<(Local, Name, RecordType)>>,
 }
 
-/// Encodes a cache answer to `qname`/`qtype` (class IN).
-pub(crate) fn prepare(qname: &Name, qtype: RecordType, local: Local) -> Prepared {
+/// Encodes a cache answer to `qname`/`qtype` (class IN), names compressed against the
+/// question.
+pub(crate) fn prepare(cache: &Cache, qname: &Name, qtype: RecordType, local: Local) -> Prepared {
     let mut buffer = Vec::with_capacity(512);
     let mut encoder = BinEncoder::new(&mut buffer);
     let mut query = Query::query(qname.clone(), qtype);
     query.set_query_class(DNSClass::IN);
-    let mut ends = Vec::new();
     // Invariant: only the sizes of names and records can fail to encode, and the cache's
     // names are valid; a record that fails anyway is left out, never half written.
     let mut question_end = HEADER;
     if encoder.emit_vec(&[0u8; HEADER]).is_ok() && query.emit(&mut encoder).is_ok() {
         question_end = encoder.offset();
     }
+    let mut prepared = encode_records(&mut encoder, question_end, cache, &local);
+    drop(encoder);
+    prepared.question = buffer[HEADER..question_end].to_vec();
+    prepared.body = buffer[question_end..].to_vec();
+    prepared
+}
+
+/// Encodes a negative answer (no records but maybe the SOA) without compression, so that one
+/// encoding serves every question.
+fn prepare_negative(cache: &Cache, local: &Local) -> Prepared {
+    let mut buffer = Vec::with_capacity(128);
+    let mut encoder = BinEncoder::new(&mut buffer);
+    encoder.set_name_encoding(NameEncoding::Uncompressed);
+    let mut prepared = encode_records(&mut encoder, 0, cache, local);
+    drop(encoder);
+    prepared.independent = true;
+    prepared.body = buffer;
+    prepared
+}
+
+/// The records of `local`, encoded after `start`: sets everything but the question and body.
+fn encode_records(
+    encoder: &mut BinEncoder<'_>,
+    start: usize,
+    cache: &Cache,
+    local: &Local,
+) -> Prepared {
+    let soa: Vec<Record> = if local.with_soa {
+        vec![zone_soa(cache)]
+    } else {
+        Vec::new()
+    };
+    let mut ends = Vec::new();
     let mut counts = [0usize; 3];
-    let sections = [&local.answers, &local.authorities, &local.additionals];
+    let sections = [&local.answers, &soa, &local.additionals];
     for (section, records) in sections.into_iter().enumerate() {
         for record in records {
             let rollback = encoder.offset();
-            if record.emit(&mut encoder).is_ok() {
-                ends.push(encoder.offset() - question_end);
+            if record.emit(encoder).is_ok() {
+                ends.push(encoder.offset() - start);
                 counts[section] += 1;
             } else {
                 encoder.set_offset(rollback);
             }
         }
     }
-    let end = encoder.offset();
-    buffer.truncate(end);
     let chase = local
         .chase
         .clone()
@@ -259,8 +292,9 @@ pub(crate) fn prepare(qname: &Name, qtype: RecordType, local: Local) -> Prepared
     Prepared {
         rcode: local.rcode,
         authoritative: local.authoritative,
-        question: buffer[HEADER..question_end].to_vec(),
-        body: buffer[question_end..].to_vec(),
+        independent: false,
+        question: Vec::new(),
+        body: Vec::new(),
         ends,
         counts,
         chase,
@@ -273,7 +307,7 @@ pub(crate) fn prepare(qname: &Name, qtype: RecordType, local: Local) -> Prepared
 pub(crate) fn assemble(query: &Question<'_>, prepared: &Prepared, limit: usize, out: &mut Vec<u8>) {
     out.clear();
     let own_question = query.question_bytes();
-    let question = if own_question.len() == prepared.question.len() {
+    let question = if prepared.independent || own_question.len() == prepared.question.len() {
         own_question
     } else {
         &prepared.question
@@ -414,11 +448,23 @@ fn write_opt(out: &mut Vec<u8>, edns: Edns, rcode: ResponseCode) {
     out.extend_from_slice(&0u16.to_be_bytes());
 }
 
-/// The encoded cache answers of one server task, valid for one cache generation.
+/// The encoded cache answers of one server task, valid for one cache generation: positive
+/// ones by question, negative ones (the same for every name) by response code and flags.
 #[derive(Default)]
 pub(crate) struct Memo {
     generation: u64,
-    entries: HashMap<Box<[u8]>, Prepared>,
+    entries: HashMap<Box<[u8]>, Memoized>,
+    negative: HashMap<NegativeKey, Prepared>,
+}
+
+/// A negative answer's response code, AA flag and whether it carries the SOA.
+type NegativeKey = (u16, bool, bool);
+
+/// What the memo knows of a question.
+enum Memoized {
+    Positive(Prepared),
+    /// The negative answer filed under this key.
+    Negative(NegativeKey),
 }
 
 /// What the server does with a query.
@@ -459,24 +505,50 @@ pub(crate) fn respond(
         return Outcome::Reply;
     }
     let generation = cache.generation();
-    if memo.generation != generation || memo.entries.len() >= MEMO_LIMIT {
+    if memo.generation != generation {
         memo.entries.clear();
+        memo.negative.clear();
         memo.generation = generation;
     }
-    if let Some(prepared) = memo.entries.get(query.key()) {
-        return finish(&query, prepared, transport, out);
+    match memo.entries.get(query.key()) {
+        Some(Memoized::Positive(prepared)) => return finish(&query, prepared, transport, out),
+        Some(Memoized::Negative(key)) => {
+            if let Some(prepared) = memo.negative.get(key) {
+                return finish(&query, prepared, transport, out);
+            }
+        }
+        None => {}
     }
     let Some(name) = query.name() else {
         error_reply(raw, ResponseCode::FormErr, out);
         return Outcome::Reply;
     };
     let qtype = RecordType::from(query.qtype);
-    let prepared = match resolve(cache, &name, qtype) {
+    let local = match resolve(cache, &name, qtype) {
         Resolution::Forward => return Outcome::Forward,
-        Resolution::Local(local) => prepare(&name, qtype, local),
+        Resolution::Local(local) => local,
     };
+    // A full memo keeps what it has: names queried once (pods, typos) must not push out the
+    // Services queried all the time, and the next change of the cache empties it anyway.
+    let room = memo.entries.len() < MEMO_LIMIT;
+    if local.is_negative() && local.chase.is_none() {
+        let key = (u16::from(local.rcode), local.authoritative, local.with_soa);
+        if room {
+            memo.entries
+                .insert(query.key().into(), Memoized::Negative(key));
+        }
+        let prepared = memo
+            .negative
+            .entry(key)
+            .or_insert_with(|| prepare_negative(cache, &local));
+        return finish(&query, prepared, transport, out);
+    }
+    let prepared = prepare(cache, &name, qtype, local);
     let outcome = finish(&query, &prepared, transport, out);
-    memo.entries.insert(query.key().into(), prepared);
+    if room {
+        memo.entries
+            .insert(query.key().into(), Memoized::Positive(prepared));
+    }
     outcome
 }
 
@@ -495,6 +567,7 @@ fn finish(
 
 /// Completes a chased answer with the upstream's `records` for the alias target.
 pub(crate) fn complete(
+    cache: &Cache,
     raw: &[u8],
     mut local: Local,
     records: Vec<Record>,
@@ -509,6 +582,95 @@ pub(crate) fn complete(
     };
     local.answers.extend(records);
     local.chase = None;
-    let prepared = prepare(&name, RecordType::from(query.qtype), local);
+    let prepared = prepare(cache, &name, RecordType::from(query.qtype), local);
     assemble(&query, &prepared, query.limit(transport), out);
+}
+
+#[cfg(test)]
+mod tests {
+    use ferry_runtime::ReflectorEvent;
+    use hickory_proto::op::Message;
+    use hickory_proto::rr::RData;
+    use serde_json::json;
+
+    use super::*;
+    use crate::cache::tests::cache_with;
+    use crate::cache::Watched;
+
+    fn service(ip: &str) -> serde_json::Value {
+        json!({"kind": "Service", "metadata": {"namespace": "default", "name": "kubia"},
+               "spec": {"clusterIP": ip, "ports": [{"port": 80}]}})
+    }
+
+    fn ask(cache: &Cache, memo: &mut Memo, name: &str) -> Message {
+        let mut query = Message::query();
+        query.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        let mut out = Vec::new();
+        let raw = query.to_vec().unwrap();
+        assert!(matches!(
+            respond(cache, memo, &raw, Transport::Udp, &mut out),
+            Outcome::Reply
+        ));
+        Message::from_vec(&out).unwrap()
+    }
+
+    #[test]
+    fn a_change_of_the_cache_is_answered_at_once() {
+        let cache = cache_with(vec![
+            json!({"kind": "Namespace", "metadata": {"name": "default"}}),
+            service("10.96.0.20"),
+        ]);
+        let mut memo = Memo::default();
+        let name = "kubia.default.svc.cluster.local.";
+        for _ in 0..2 {
+            let answer = ask(&cache, &mut memo, name);
+            assert_eq!(
+                answer.answers[0].data,
+                RData::A("10.96.0.20".parse().unwrap())
+            );
+        }
+        let missing = ask(&cache, &mut memo, "other.default.svc.cluster.local.");
+        assert_eq!(missing.metadata.response_code, ResponseCode::NXDomain);
+
+        cache.apply(
+            Watched::Services,
+            ReflectorEvent::Applied(service("10.96.0.21")),
+        );
+        let answer = ask(&cache, &mut memo, name);
+        assert_eq!(
+            answer.answers[0].data,
+            RData::A("10.96.0.21".parse().unwrap())
+        );
+
+        let mut other = service("10.96.0.22");
+        other["metadata"]["name"] = json!("other");
+        cache.apply(Watched::Services, ReflectorEvent::Applied(other));
+        let found = ask(&cache, &mut memo, "other.default.svc.cluster.local.");
+        assert_eq!(found.answers.len(), 1);
+    }
+
+    #[test]
+    fn the_question_is_echoed_in_the_clients_case_from_the_memo() {
+        let cache = cache_with(vec![
+            json!({"kind": "Namespace", "metadata": {"name": "default"}}),
+            service("10.96.0.20"),
+        ]);
+        let mut memo = Memo::default();
+        ask(&cache, &mut memo, "kubia.default.svc.cluster.local.");
+        let answer = ask(&cache, &mut memo, "KUBIA.default.svc.cluster.local.");
+        assert_eq!(
+            answer.queries[0].name().to_ascii(),
+            "KUBIA.default.svc.cluster.local."
+        );
+        assert_eq!(
+            answer.answers[0].name.to_ascii(),
+            "KUBIA.default.svc.cluster.local."
+        );
+        let nx = ask(&cache, &mut memo, "Nope.default.svc.cluster.local.");
+        assert_eq!(
+            nx.queries[0].name().to_ascii(),
+            "Nope.default.svc.cluster.local."
+        );
+        assert_eq!(nx.authorities.len(), 1);
+    }
 }
