@@ -227,8 +227,17 @@ fn a_cluster_ip_spreads_connections_pins_them_by_client_ip_and_follows_the_pods(
         String::from_utf8_lossy(&version.stdout)
     );
 
-    // The cluster IP is virtual: other ports are refused at once, never routed onward.
+    // The cluster IP is virtual: other ports are refused at once, never routed onward, and
+    // ping gets no reply (seed 5.1.2).
     assert_eq!(curl_exit(&lab, &format!("http://{ip}:81")), Some(7));
+    let pod_ping = lab.exec("client", &["ping", "-c", "1", "-W", "2", &pods[1].1]);
+    assert!(pod_ping.status.success(), "pods answer ping: {pod_ping:?}");
+    let ping = lab.exec("client", &["ping", "-c", "1", "-W", "1", &ip]);
+    assert!(
+        !ping.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
 }
 
 const PROBED: &str = "apiVersion: v1
@@ -438,6 +447,12 @@ fn readiness_empty_services_named_ports_and_hand_made_endpoints() {
                 .first()
                 .is_some_and(|a| a.starts_with("You've hit "))
         },
+    );
+    // Pods reach it directly too, masqueraded behind their node as off-cluster traffic is.
+    let direct = hits(&lab, "http://172.18.0.1:8080", 1);
+    assert!(
+        direct.first().is_some_and(|a| a.starts_with("You've hit ")),
+        "{direct:?}"
     );
     let ep = lab.ok(&["get", "ep", "external", "--no-headers"]);
     assert!(ep.contains("172.18.0.1:8080"), "{ep}");
