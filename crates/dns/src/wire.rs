@@ -37,6 +37,36 @@ pub enum Transport {
     Tcp,
 }
 
+/// The server's answer to `query` from the cache alone, as it would send it over `transport`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The response; for an ExternalName alias outside the cluster domain, without the
+    /// target's records (the server adds them from upstream).
+    Response(Message),
+    /// The name is not the cluster's: the server forwards it upstream.
+    Forward,
+    /// Not a query: the server does not reply.
+    Ignored,
+}
+
+/// Answers `query` from `cache` exactly as the server would (same encoding, truncation and
+/// EDNS handling), without the upstream.
+pub fn answer(cache: &Cache, query: &Message, transport: Transport) -> Answer {
+    let mut out = Vec::new();
+    let outcome = match query.to_vec() {
+        Ok(raw) => respond(cache, &mut Memo::default(), &raw, transport, &mut out),
+        Err(_) => return Answer::Ignored,
+    };
+    match outcome {
+        Outcome::Reply | Outcome::Chase(_) => match Message::from_vec(&out) {
+            Ok(message) => Answer::Response(message),
+            Err(_) => Answer::Ignored,
+        },
+        Outcome::Forward => Answer::Forward,
+        Outcome::Drop => Answer::Ignored,
+    }
+}
+
 /// A query's EDNS(0) OPT record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Edns {
@@ -223,12 +253,12 @@ pub(crate) struct Prepared {
     /// Records in the answer, authority and additional sections.
     counts: [usize; 3],
     /// For an answer that the server completes from upstream: the answer itself.
-    pub(crate) chase: Option<Box<(Local, Name, RecordType)>>,
+    chase: Option<Box<(Local, Name, RecordType)>>,
 }
 
 /// Encodes a cache answer to `qname`/`qtype` (class IN), names compressed against the
 /// question.
-pub(crate) fn prepare(cache: &Cache, qname: &Name, qtype: RecordType, local: Local) -> Prepared {
+fn prepare(cache: &Cache, qname: &Name, qtype: RecordType, local: Local) -> Prepared {
     let mut buffer = Vec::with_capacity(512);
     let mut encoder = BinEncoder::new(&mut buffer);
     let mut query = Query::query(qname.clone(), qtype);
@@ -304,7 +334,7 @@ fn encode_records(
 /// Writes the response to `query` from `prepared` into `out`, cut to `limit` bytes: records
 /// that do not fit are left out, with TC set when an answer or authority record is among them
 /// (a missing additional record is no reason to retry over TCP).
-pub(crate) fn assemble(query: &Question<'_>, prepared: &Prepared, limit: usize, out: &mut Vec<u8>) {
+fn assemble(query: &Question<'_>, prepared: &Prepared, limit: usize, out: &mut Vec<u8>) {
     out.clear();
     let own_question = query.question_bytes();
     let question = if prepared.independent || own_question.len() == prepared.question.len() {
@@ -362,38 +392,8 @@ pub(crate) fn error_reply(raw: &[u8], rcode: ResponseCode, out: &mut Vec<u8>) {
     }
 }
 
-/// The server's answer to `query` from the cache alone, as it would send it over `transport`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    /// The response; for an ExternalName alias outside the cluster domain, without the
-    /// target's records (the server adds them from upstream).
-    Response(Message),
-    /// The name is not the cluster's: the server forwards it upstream.
-    Forward,
-    /// Not a query: the server does not reply.
-    Ignored,
-}
-
-/// Answers `query` from `cache` exactly as the server would (same encoding, truncation and
-/// EDNS handling), without the upstream.
-pub fn answer(cache: &Cache, query: &Message, transport: Transport) -> Answer {
-    let mut out = Vec::new();
-    let outcome = match query.to_vec() {
-        Ok(raw) => respond(cache, &mut Memo::default(), &raw, transport, &mut out),
-        Err(_) => return Answer::Ignored,
-    };
-    match outcome {
-        Outcome::Reply | Outcome::Chase(_) => match Message::from_vec(&out) {
-            Ok(message) => Answer::Response(message),
-            Err(_) => Answer::Ignored,
-        },
-        Outcome::Forward => Answer::Forward,
-        Outcome::Drop => Answer::Ignored,
-    }
-}
-
 /// A reply to a query that `parse` rejected: the header alone (the question could not be read).
-pub(crate) fn rejected_reply(raw: &[u8], rcode: ResponseCode, out: &mut Vec<u8>) {
+fn rejected_reply(raw: &[u8], rcode: ResponseCode, out: &mut Vec<u8>) {
     out.clear();
     if raw.len() < 4 {
         return;
@@ -462,7 +462,8 @@ type NegativeKey = (u16, bool, bool);
 
 /// What the memo knows of a question.
 enum Memoized {
-    Positive(Prepared),
+    /// Boxed, so that growing the table moves two words per entry.
+    Positive(Box<Prepared>),
     /// The negative answer filed under this key.
     Negative(NegativeKey),
 }
@@ -547,7 +548,7 @@ pub(crate) fn respond(
     let outcome = finish(&query, &prepared, transport, out);
     if room {
         memo.entries
-            .insert(query.key().into(), Memoized::Positive(prepared));
+            .insert(query.key().into(), Memoized::Positive(Box::new(prepared)));
     }
     outcome
 }
