@@ -52,11 +52,19 @@ pub struct UpArgs {
     /// fail at once.
     #[arg(long = "upstream-dns", value_parser = crate::node_network::parse_resolver)]
     pub upstream_dns: Vec<std::net::SocketAddr>,
+    /// Make this machine itself the cluster's one node (in the caller's network namespace)
+    /// instead of building a lab network.
+    #[arg(long)]
+    pub host: bool,
+    /// With `--host`: the node's address (default: the machine's address toward its default
+    /// route).
+    #[arg(long, requires = "host")]
+    pub node_ip: Option<Ipv4Addr>,
 }
 
 impl UpArgs {
-    /// The service networking every lab agent runs with: the control plane's ranges.
-    fn node_network(&self) -> NodeNetworkArgs {
+    /// The service networking every agent runs with: the control plane's ranges.
+    pub(crate) fn node_network(&self) -> NodeNetworkArgs {
         NodeNetworkArgs {
             proxy_mode: ProxyMode::Nftables,
             cluster_cidr: self.server.cluster_cidr.clone(),
@@ -106,7 +114,7 @@ pub fn cluster_netns(data_dir: &Path) -> String {
     format!("ferry-{hash:08x}")
 }
 
-fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(path).with_context(|| format!("create {}", path.display()))?;
     std::fs::canonicalize(path).with_context(|| format!("resolve {}", path.display()))
 }
@@ -130,6 +138,9 @@ fn plan(data_dir: &Path, count: u8) -> anyhow::Result<Lab> {
 /// `ferry up`: builds the lab network, runs the control plane in it and an agent per node
 /// until SIGINT/SIGTERM, then removes everything.
 pub fn up(mut args: UpArgs) -> anyhow::Result<()> {
+    if args.host {
+        return crate::host::up(args);
+    }
     let data_dir = absolute(&args.server.data_dir)?;
     args.server.data_dir = data_dir.clone();
     let lab = plan(&data_dir, args.nodes)?;
@@ -180,7 +191,7 @@ async fn serve(lab: Lab, args: UpArgs, caller: std::net::TcpListener) -> anyhow:
     let data_dir = args.server.data_dir.clone();
     let launch = AgentLaunch {
         data_dir: &data_dir,
-        port,
+        server: format!("https://{BRIDGE_IP}:{port}"),
         network: args.node_network().to_flags(),
     };
     // The control plane writes the kubeconfig once its API is up; one left by an earlier run
@@ -204,13 +215,13 @@ async fn serve(lab: Lab, args: UpArgs, caller: std::net::TcpListener) -> anyhow:
     result
 }
 
-/// What every lab agent is started with.
-struct AgentLaunch<'a> {
-    data_dir: &'a Path,
-    /// The API server's port on the bridge address.
-    port: u16,
+/// What every agent `ferry up` starts is started with.
+pub(crate) struct AgentLaunch<'a> {
+    pub data_dir: &'a Path,
+    /// The API server's URL as the agents reach it.
+    pub server: String,
     /// Service networking flags (`NodeNetworkArgs::to_flags`).
-    network: Vec<String>,
+    pub network: Vec<String>,
 }
 
 async fn start_agents(
@@ -218,54 +229,89 @@ async fn start_agents(
     launch: &AgentLaunch<'_>,
     agents: &mut Vec<(String, Child)>,
 ) -> anyhow::Result<()> {
-    let (data_dir, port) = (launch.data_dir, launch.port);
+    let pki = wait_for_control_plane(launch.data_dir).await?;
+    for node in &lab.nodes {
+        let agent = AgentNode {
+            name: &node.name,
+            ip: node.ip,
+            pod_cidr: node.pod_cidr,
+            netns: Some(&node.netns),
+        };
+        let child = spawn_agent(&pki, launch, &agent)?;
+        agents.push((node.name.clone(), child));
+    }
+    Ok(())
+}
+
+/// Waits for the control plane to write the admin kubeconfig (its API is up), then loads the
+/// cluster PKI that node credentials are issued from.
+pub(crate) async fn wait_for_control_plane(data_dir: &Path) -> anyhow::Result<Pki> {
     let kubeconfig = data_dir.join("kubeconfig");
     let deadline = Instant::now() + START_DEADLINE;
     while !kubeconfig.exists() {
         anyhow::ensure!(Instant::now() < deadline, "the control plane did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let pki = Pki::load_or_create(&data_dir.join("pki"), &PkiOptions::default())
-        .context("load the cluster PKI")?;
+    Pki::load_or_create(&data_dir.join("pki"), &PkiOptions::default())
+        .context("load the cluster PKI")
+}
+
+/// One node's agent as `ferry up` starts it.
+pub(crate) struct AgentNode<'a> {
+    pub name: &'a str,
+    pub ip: Ipv4Addr,
+    pub pod_cidr: Ipv4Cidr,
+    /// The node's named network namespace; `None`: the caller's own (`--host`).
+    pub netns: Option<&'a str>,
+}
+
+/// Issues the node's credentials and starts `ferry agent` for it (stopped with the caller,
+/// even if the caller is killed), logging to `<data-dir>/nodes/<name>/agent.log`.
+pub(crate) fn spawn_agent(
+    pki: &Pki,
+    launch: &AgentLaunch<'_>,
+    node: &AgentNode<'_>,
+) -> anyhow::Result<Child> {
+    let dir = launch.data_dir.join("nodes").join(node.name);
+    let credentials = dir.join("credentials");
+    crate::agent::write_credentials(pki, node.name, node.ip, &credentials)?;
+    let log_path = dir.join("agent.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("create {}", log_path.display()))?;
     let ferry = std::env::current_exe().context("find the ferry binary")?;
-    for node in &lab.nodes {
-        let dir = data_dir.join("nodes").join(&node.name);
-        let credentials = dir.join("credentials");
-        crate::agent::write_credentials(&pki, &node.name, node.ip, &credentials)?;
-        let log = std::fs::File::create(dir.join("agent.log"))
-            .with_context(|| format!("create {}", dir.join("agent.log").display()))?;
-        let child = Command::new(&ferry)
-            .args(["agent", "--exit-with-parent"])
-            .args(["--netns", &node.netns])
-            .args(["--server", &format!("https://{BRIDGE_IP}:{port}")])
-            .args(["--node-name", &node.name])
-            .args(["--node-ip", &node.ip.to_string()])
-            .args(["--pod-cidr", &node.pod_cidr.to_string()])
-            .args(&launch.network)
-            .arg("--data-dir")
-            .arg(&dir)
-            .arg("--credentials")
-            .arg(&credentials)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("start the agent of {}", node.name))?;
-        println!(
-            "node {} at {} (pods {}): agent pid {}, log {}",
-            node.name,
-            node.ip,
-            node.pod_cidr,
-            child.id(),
-            dir.join("agent.log").display()
-        );
-        agents.push((node.name.clone(), child));
+    let mut command = Command::new(&ferry);
+    command.args(["agent", "--exit-with-parent"]);
+    if let Some(netns) = node.netns {
+        command.args(["--netns", netns]);
     }
-    Ok(())
+    let child = command
+        .args(["--server", &launch.server])
+        .args(["--node-name", node.name])
+        .args(["--node-ip", &node.ip.to_string()])
+        .args(["--pod-cidr", &node.pod_cidr.to_string()])
+        .args(&launch.network)
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--credentials")
+        .arg(&credentials)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("start the agent of {}", node.name))?;
+    println!(
+        "node {} at {} (pods {}): agent pid {}, log {}",
+        node.name,
+        node.ip,
+        node.pod_cidr,
+        child.id(),
+        log_path.display()
+    );
+    Ok(child)
 }
 
 /// SIGTERM, then SIGKILL if the agent has not stopped its pods in time.
-async fn stop_agent(name: &str, agent: &mut Child) {
+pub(crate) async fn stop_agent(name: &str, agent: &mut Child) {
     let Ok(pid) = i32::try_from(agent.id()) else {
         return;
     };

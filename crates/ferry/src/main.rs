@@ -5,6 +5,7 @@ mod agent;
 mod apps;
 mod config;
 mod control_plane;
+mod host;
 mod in_process;
 mod lab;
 mod node_network;
@@ -28,7 +29,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a cluster on this machine: the control plane and N nodes, each a network namespace
-    /// on a bridge in a network namespace of the cluster's own (lab mode).
+    /// on a bridge in a network namespace of the cluster's own (lab mode); or, with --host,
+    /// this machine as the one node.
     Up(UpArgs),
     /// Run the control plane: API server, store and controllers.
     Server(ServerArgs),
