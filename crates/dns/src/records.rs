@@ -2,10 +2,11 @@
 //! question about the cluster domain gets, from the cache alone. Pure; the wire format and the
 //! upstream are elsewhere. Where the specification leaves room, this does what CoreDNS's
 //! `kubernetes` plugin does with kubeadm's Corefile (`pods insecure`, `ttl 30`, reverse zones
-//! falling through to `forward`), with two deliberate differences, both towards RFC 2308:
-//! `dns-version.<zone>` and a non-apex SOA question answer NODATA (CoreDNS: NXDOMAIN for any
-//! type but TXT, and NOERROR for any SOA question), and TXT questions for names that exist
-//! answer NODATA (CoreDNS: NXDOMAIN for a namespace name).
+//! falling through to `forward`), with three deliberate differences, all towards RFC 2308
+//! (a name that exists answers NODATA for types it lacks): `dns-version.<zone>` answers NODATA
+//! for other types (CoreDNS: NXDOMAIN), a SOA question below the apex gets NODATA or NXDOMAIN
+//! like any other type (CoreDNS: always NOERROR), and a TXT question for a namespace name gets
+//! NODATA (CoreDNS: NXDOMAIN).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -17,7 +18,7 @@ use crate::cache::{Cache, Index, Service, ServiceKind, Zone};
 
 /// The TTL of every record (kubeadm's Corefile sets `ttl 30`), and the SOA minimum, so also the
 /// negative TTL.
-pub(crate) const TTL: u32 = 30;
+const TTL: u32 = 30;
 /// The TTL of `dns-version.<zone>` (CoreDNS's).
 const VERSION_TTL: u32 = 28800;
 /// The DNS schema version this implements.
