@@ -26,6 +26,8 @@ const TCP_IDLE: Duration = Duration::from_secs(10);
 const TCP_QUEUE: usize = 64;
 /// The largest DNS message.
 const MAX_MESSAGE: usize = 65535;
+/// TCP connections served at once; more are closed at once (clients fall back to UDP or retry).
+const MAX_TCP_CONNECTIONS: usize = 1024;
 
 /// The sockets the server answers on, bound by the caller (the agent binds the kube-dns cluster
 /// IP, port 53, in the node's network namespace).
@@ -42,10 +44,19 @@ pub async fn serve(
     sockets: Sockets,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let shared = Arc::new(Shared {
+    let shared = Shared {
         cache,
         forwarder: Forwarder::new(config.upstream.servers()?),
-    });
+        tcp_idle: TCP_IDLE,
+    };
+    serve_shared(Arc::new(shared), sockets, shutdown).await
+}
+
+async fn serve_shared(
+    shared: Arc<Shared>,
+    sockets: Sockets,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     // The tasks stop with the server, also when one of them fails.
     let stop = shutdown.child_token();
     let _stop_tasks = stop.clone().drop_guard();
@@ -75,6 +86,8 @@ pub async fn serve(
 struct Shared {
     cache: Arc<Cache>,
     forwarder: Forwarder,
+    /// How long a TCP connection may stay without a whole query ([`TCP_IDLE`]).
+    tcp_idle: Duration,
 }
 
 async fn udp_worker(
@@ -164,8 +177,12 @@ async fn tcp_acceptor(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, _)) if connections.len() < MAX_TCP_CONNECTIONS => {
                 connections.spawn(tcp_connection(Arc::clone(&shared), stream));
+            }
+            Ok((stream, peer)) => {
+                tracing::debug!(%peer, "too many DNS connections: closing a new one");
+                drop(stream);
             }
             Err(e) if transient(&e) || e.kind() == io::ErrorKind::ConnectionAborted => {}
             Err(e) => {
@@ -179,7 +196,7 @@ async fn tcp_acceptor(
 }
 
 /// One TCP connection: reads queries until the client closes it or stays idle for
-/// [`TCP_IDLE`]; cluster answers are written at once, forwarded ones when they arrive.
+/// `tcp_idle`; cluster answers are written at once, forwarded ones when they arrive.
 async fn tcp_connection(shared: Arc<Shared>, stream: TcpStream) {
     let (mut reader, mut writer) = stream.into_split();
     let (responses, mut queued) = mpsc::channel::<Vec<u8>>(TCP_QUEUE);
@@ -201,13 +218,16 @@ async fn tcp_connection(shared: Arc<Shared>, stream: TcpStream) {
         let mut out = Vec::new();
         let mut pending = JoinSet::new();
         loop {
-            let Ok(Ok(len)) = tokio::time::timeout(TCP_IDLE, reader.read_u16()).await else {
+            // A query must arrive whole within the idle time, so a stalled client is dropped too.
+            let read = async {
+                let len = reader.read_u16().await?;
+                let mut raw = vec![0u8; usize::from(len)];
+                reader.read_exact(&mut raw).await?;
+                Ok::<_, io::Error>(raw)
+            };
+            let Ok(Ok(raw)) = tokio::time::timeout(shared.tcp_idle, read).await else {
                 break;
             };
-            let mut raw = vec![0u8; usize::from(len)];
-            if reader.read_exact(&mut raw).await.is_err() {
-                break;
-            }
             match wire::respond(&shared.cache, &mut memo, &raw, Transport::Tcp, &mut out) {
                 Outcome::Reply => {
                     if responses.send(out.clone()).await.is_err() {
@@ -360,6 +380,31 @@ mod tests {
         let mut want: Vec<u16> = queries.iter().map(|q| q.metadata.id).collect();
         want.sort_unstable();
         assert_eq!(ids, want);
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn idle_and_stalled_tcp_connections_are_closed() {
+        let shutdown = CancellationToken::new();
+        let shared = Shared {
+            cache: Arc::new(cache_with(Vec::new())),
+            forwarder: Forwarder::new(Vec::new()),
+            tcp_idle: Duration::from_millis(200),
+        };
+        let sockets = Sockets {
+            udp: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            tcp: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        let address = sockets.tcp.local_addr().unwrap();
+        tokio::spawn(serve_shared(Arc::new(shared), sockets, shutdown.clone()));
+        // Idle, then a length without its message: both are closed after the idle time.
+        for prefix in [&[][..], &[0u8, 40][..]] {
+            let mut stream = TcpStream::connect(address).await.unwrap();
+            stream.write_all(prefix).await.unwrap();
+            let mut rest = Vec::new();
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest));
+            assert_eq!(read.await.unwrap().unwrap(), 0);
+        }
         shutdown.cancel();
     }
 
