@@ -57,29 +57,28 @@ async fn serve_shared(
     sockets: Sockets,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    // The tasks stop with the server, also when one of them fails.
-    let stop = shutdown.child_token();
-    let _stop_tasks = stop.clone().drop_guard();
     let udp = Arc::new(sockets.udp);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Dropping the set aborts the tasks: on shutdown, and when one of them fails. The workers
+    // themselves never look at the shutdown token, which keeps it off the per-query path.
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
-        tasks.spawn(udp_worker(
-            Arc::clone(&shared),
-            Arc::clone(&udp),
-            stop.clone(),
-        ));
+        tasks.spawn(udp_worker(Arc::clone(&shared), Arc::clone(&udp)));
     }
-    tasks.spawn(tcp_acceptor(shared, sockets.tcp, stop));
-    while let Some(result) = tasks.join_next().await {
+    tasks.spawn(tcp_acceptor(shared, sockets.tcp));
+    loop {
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            result = tasks.join_next() => result,
+        };
         match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => {}
+            None => return Ok(()),
+            Some(Ok(Ok(()))) => {}
+            Some(Ok(Err(e))) => return Err(e),
+            Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Some(Err(_)) => {}
         }
     }
-    Ok(())
 }
 
 /// What every server task reads.
@@ -90,21 +89,12 @@ struct Shared {
     tcp_idle: Duration,
 }
 
-async fn udp_worker(
-    shared: Arc<Shared>,
-    socket: Arc<UdpSocket>,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
+async fn udp_worker(shared: Arc<Shared>, socket: Arc<UdpSocket>) -> Result<(), Error> {
     let mut buffer = vec![0u8; MAX_MESSAGE];
     let mut out = Vec::with_capacity(MAX_MESSAGE);
     let mut memo = Memo::default();
     loop {
-        let received = tokio::select! {
-            biased;
-            received = socket.recv_from(&mut buffer) => received,
-            _ = shutdown.cancelled() => return Ok(()),
-        };
-        let (len, peer) = match received {
+        let (len, peer) = match socket.recv_from(&mut buffer).await {
             Ok(received) => received,
             Err(e) if transient(&e) => continue,
             Err(e) => return Err(Error::UdpReceive(e)),
@@ -163,17 +153,12 @@ async fn upstream_part(
     }
 }
 
-async fn tcp_acceptor(
-    shared: Arc<Shared>,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
+async fn tcp_acceptor(shared: Arc<Shared>, listener: TcpListener) -> Result<(), Error> {
     // Dropped with the acceptor, which aborts every connection.
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = shutdown.cancelled() => return Ok(()),
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         match accepted {
