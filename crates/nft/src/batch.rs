@@ -3,18 +3,8 @@
 
 use std::time::Duration;
 
-use netlink_packet_core::{
-    DefaultNla, Emitable, NetlinkMessage, NLA_F_NESTED, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE,
-    NLM_F_REQUEST,
-};
-use netlink_packet_netfilter::nftables::{
-    ChainAttribute, ChainMessage, DataAttribute, Hook, InetHookNumber, ListAttribute,
-    NfTablesMessage, RuleAttribute, RuleMessage, SetAttribute, SetDescription, SetElementAttribute,
-    SetElementList, SetElementMessage, SetFlags, SetMessage, TableAttribute, TableMessage,
-};
-use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProtoFamily};
-
-use crate::expr::{millis, verdict_data, Expr, SetRef, Verdict, ANONYMOUS_MAP_NAME};
+use crate::expr::{millis, put_data_value, put_verdict, Expr, SetRef, Verdict, ANONYMOUS_MAP_NAME};
+use crate::nla::{self, MessageHeader};
 
 /// An nftables address family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,10 +24,11 @@ impl Family {
         }
     }
 
-    fn proto(self) -> NetfilterProtoFamily {
+    /// The NFPROTO number in nfgenmsg.
+    pub(crate) fn number(self) -> u8 {
         match self {
-            Family::Ip => NetfilterProtoFamily::IPv4,
-            Family::Inet => NetfilterProtoFamily::Inet,
+            Family::Ip => 2,
+            Family::Inet => 1,
         }
     }
 }
@@ -75,7 +66,8 @@ pub struct BaseChain {
     pub priority: i32,
 }
 
-/// One field of a set key, with nft's datatype so that `nft list` prints it by name.
+/// One field of a set key or of map data, with nft's datatype so that `nft list` prints it by
+/// name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyField {
     /// `ipv4_addr`, 4 bytes.
@@ -86,6 +78,9 @@ pub enum KeyField {
     InetService,
     /// A 32-bit integer in host order, as `numgen` produces.
     Integer32,
+    /// A 32-bit number in host order that nft lists in hex (its `mark` type): for numbers
+    /// inside concatenations, where nft can not size a plain integer and refuses to list.
+    Tag32,
 }
 
 impl KeyField {
@@ -93,6 +88,7 @@ impl KeyField {
         match self {
             KeyField::Integer32 => 4,
             KeyField::Ipv4Addr => 7,
+            KeyField::Tag32 => 19,
             KeyField::InetProto => 12,
             KeyField::InetService => 13,
         }
@@ -101,7 +97,7 @@ impl KeyField {
     /// The length of the field's value in bytes.
     pub fn byte_len(self) -> u32 {
         match self {
-            KeyField::Ipv4Addr | KeyField::Integer32 => 4,
+            KeyField::Ipv4Addr | KeyField::Integer32 | KeyField::Tag32 => 4,
             KeyField::InetProto => 1,
             KeyField::InetService => 2,
         }
@@ -118,6 +114,9 @@ pub enum SetKind {
     Dynamic { timeout: Duration },
     /// A verdict map (`: verdict`).
     VerdictMap,
+    /// A map to data (`: integer . ipv4_addr`), whose lookups load the data into registers.
+    /// Its elements never make the kernel re-check the table's chains, unlike verdict maps'.
+    Map { data: &'static [KeyField] },
 }
 
 /// A named set or map to create.
@@ -128,12 +127,22 @@ pub struct SetSpec {
     pub kind: SetKind,
 }
 
+/// What an element of a map maps its key to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElementData {
+    /// The verdict of a verdict map.
+    Verdict(Verdict),
+    /// The data of a data map, laid out like a key ([`Element::concat_key`]).
+    Value(Vec<u8>),
+}
+
 /// One element of a set or map. The key of a concatenation is the fields' bytes, each padded
 /// to a multiple of 4 bytes ([`Element::concat_key`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Element {
     pub key: Vec<u8>,
-    pub verdict: Option<Verdict>,
+    /// `None` in sets; required in maps.
+    pub data: Option<ElementData>,
 }
 
 impl Element {
@@ -166,15 +175,70 @@ impl Default for Batch {
     }
 }
 
-// The nfnetlink subsystem id of nf_tables, carried in the batch messages' res_id.
+// Message types: nfnetlink's batch control, and nf_tables' (subsystem 10 in the high byte).
+const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
-// Attribute numbers the crate does not type.
+const NFT_MSG_NEWTABLE: u16 = 0;
+const NFT_MSG_DELTABLE: u16 = 2;
+const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_DELCHAIN: u16 = 5;
+const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_DELRULE: u16 = 8;
+const NFT_MSG_NEWSET: u16 = 9;
+const NFT_MSG_DELSET: u16 = 11;
+const NFT_MSG_NEWSETELEM: u16 = 12;
+const NFT_MSG_DELSETELEM: u16 = 14;
+// Message flags.
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
+const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_APPEND: u16 = 0x800;
+// Attributes of tables, chains, rules, sets and elements (linux/netfilter/nf_tables.h).
+const NFTA_TABLE_NAME: u16 = 1;
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
+const NFTA_CHAIN_HOOK: u16 = 4;
+const NFTA_CHAIN_POLICY: u16 = 5;
+const NFTA_CHAIN_TYPE: u16 = 7;
+const NFTA_HOOK_HOOKNUM: u16 = 1;
+const NFTA_HOOK_PRIORITY: u16 = 2;
+const NFTA_RULE_TABLE: u16 = 1;
+const NFTA_RULE_CHAIN: u16 = 2;
+const NFTA_RULE_EXPRESSIONS: u16 = 4;
+const NFTA_SET_TABLE: u16 = 1;
+const NFTA_SET_NAME: u16 = 2;
+const NFTA_SET_FLAGS: u16 = 3;
+const NFTA_SET_KEY_TYPE: u16 = 4;
+const NFTA_SET_KEY_LEN: u16 = 5;
+const NFTA_SET_DATA_TYPE: u16 = 6;
+const NFTA_SET_DATA_LEN: u16 = 7;
+const NFTA_SET_DESC: u16 = 9;
+const NFTA_SET_ID: u16 = 10;
+const NFTA_SET_TIMEOUT: u16 = 11;
+const NFTA_SET_USERDATA: u16 = 13;
+const NFTA_SET_DESC_SIZE: u16 = 1;
+const NFTA_SET_DESC_CONCAT: u16 = 2;
 const NFTA_SET_FIELD_LEN: u16 = 1;
 const NFTA_LIST_ELEM: u16 = 1;
+const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
+const NFTA_SET_ELEM_LIST_SET: u16 = 2;
+const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
+const NFTA_SET_ELEM_LIST_SET_ID: u16 = 4;
+const NFTA_SET_ELEM_KEY: u16 = 1;
+const NFTA_SET_ELEM_DATA: u16 = 2;
+// Set flags.
+const NFT_SET_ANONYMOUS: u32 = 0x1;
+const NFT_SET_CONSTANT: u32 = 0x2;
+const NFT_SET_MAP: u32 = 0x8;
+const NFT_SET_TIMEOUT: u32 = 0x10;
+const NFT_SET_EVAL: u32 = 0x20;
+const NFT_SET_CONCAT: u32 = 0x80;
 const NFT_DATA_VERDICT: u32 = 0xffff_ff00;
+const NF_ACCEPT: u32 = 1;
 const DYNAMIC_SET_SIZE: u32 = 65535;
-/// Elements are sent in messages whose element list stays under this many bytes: the list is
-/// one netlink attribute, whose length field has 16 bits.
+/// An element list is one netlink attribute, whose length field has 16 bits: a message's list
+/// is closed once it passes this many bytes (an element takes at most a few hundred).
 const MAX_ELEMENTS_BYTES: usize = 60_000;
 
 impl Batch {
@@ -186,10 +250,7 @@ impl Batch {
             next_set_id: 1,
             ack_every_message: false,
         };
-        batch.push_control(
-            netlink_packet_netfilter::none::ControlMessage::BatchBegin,
-            0,
-        );
+        batch.control(NFNL_MSG_BATCH_BEGIN, 0);
         batch
     }
 
@@ -212,114 +273,108 @@ impl Batch {
 
     /// `add table` (no error if it exists).
     pub fn add_table(&mut self, table: &Table) {
-        let msg = NfTablesMessage::NewTable(TableMessage {
-            attributes: vec![TableAttribute::Name(table.name.clone())],
-        });
-        self.push(table.family, msg, NLM_F_CREATE);
+        let start = self.begin(table, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+        nla::put_str(&mut self.buf, NFTA_TABLE_NAME, &table.name);
+        nla::end_message(&mut self.buf, start);
     }
 
     /// `delete table` with everything in it (an error if it does not exist).
     pub fn delete_table(&mut self, table: &Table) {
-        let msg = NfTablesMessage::DeleteTable(TableMessage {
-            attributes: vec![TableAttribute::Name(table.name.clone())],
-        });
-        self.push(table.family, msg, 0);
+        let start = self.begin(table, NFT_MSG_DELTABLE, 0);
+        nla::put_str(&mut self.buf, NFTA_TABLE_NAME, &table.name);
+        nla::end_message(&mut self.buf, start);
     }
 
     /// `add chain` (no error if it exists); `base` makes it a base chain with policy accept.
     pub fn add_chain(&mut self, table: &Table, name: &str, base: Option<&BaseChain>) {
-        let mut attributes = vec![
-            ChainAttribute::Table(table.name.clone()),
-            ChainAttribute::Name(name.to_string()),
-        ];
+        let start = self.begin(table, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+        let buf = &mut self.buf;
+        nla::put_str(buf, NFTA_CHAIN_TABLE, &table.name);
+        nla::put_str(buf, NFTA_CHAIN_NAME, name);
         if let Some(base) = base {
-            attributes.push(ChainAttribute::Hook(vec![
-                Hook::Number(hook_number(base.hook).into()),
-                Hook::Priority(base.priority as u32),
-            ]));
-            attributes.push(ChainAttribute::Type(
+            let hook = nla::begin_nested(buf, NFTA_CHAIN_HOOK);
+            nla::put_u32(buf, NFTA_HOOK_HOOKNUM, hook_number(base.hook));
+            nla::put_u32(buf, NFTA_HOOK_PRIORITY, base.priority as u32);
+            nla::end_nested(buf, hook);
+            nla::put_str(
+                buf,
+                NFTA_CHAIN_TYPE,
                 match base.chain_type {
                     ChainType::Filter => "filter",
                     ChainType::Nat => "nat",
-                }
-                .to_string(),
-            ));
-            attributes.push(ChainAttribute::Policy(1));
+                },
+            );
+            nla::put_u32(buf, NFTA_CHAIN_POLICY, NF_ACCEPT);
         }
-        let msg = NfTablesMessage::NewChain(ChainMessage { attributes });
-        self.push(table.family, msg, NLM_F_CREATE);
+        nla::end_message(&mut self.buf, start);
     }
 
     /// `flush chain`: deletes every rule of the chain.
     pub fn flush_chain(&mut self, table: &Table, name: &str) {
-        let msg = NfTablesMessage::DeleteRule(RuleMessage {
-            attributes: vec![
-                RuleAttribute::Table(table.name.clone()),
-                RuleAttribute::Chain(name.to_string()),
-            ],
-        });
-        self.push(table.family, msg, 0);
+        let start = self.begin(table, NFT_MSG_DELRULE, 0);
+        nla::put_str(&mut self.buf, NFTA_RULE_TABLE, &table.name);
+        nla::put_str(&mut self.buf, NFTA_RULE_CHAIN, name);
+        nla::end_message(&mut self.buf, start);
     }
 
     /// `delete chain` (the chain must be empty and unreferenced by the end of the batch).
     pub fn delete_chain(&mut self, table: &Table, name: &str) {
-        let msg = NfTablesMessage::DeleteChain(ChainMessage {
-            attributes: vec![
-                ChainAttribute::Table(table.name.clone()),
-                ChainAttribute::Name(name.to_string()),
-            ],
-        });
-        self.push(table.family, msg, 0);
+        let start = self.begin(table, NFT_MSG_DELCHAIN, 0);
+        nla::put_str(&mut self.buf, NFTA_CHAIN_TABLE, &table.name);
+        nla::put_str(&mut self.buf, NFTA_CHAIN_NAME, name);
+        nla::end_message(&mut self.buf, start);
     }
 
     /// `add rule` at the end of the chain.
     pub fn add_rule(&mut self, table: &Table, chain: &str, exprs: &[Expr]) {
-        let msg = NfTablesMessage::NewRule(RuleMessage {
-            attributes: vec![
-                RuleAttribute::Table(table.name.clone()),
-                RuleAttribute::Chain(chain.to_string()),
-                RuleAttribute::Expressions(exprs.iter().map(Expr::to_netlink).collect()),
-            ],
-        });
-        self.push(table.family, msg, NLM_F_CREATE | NLM_F_APPEND);
+        let start = self.begin(table, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+        let buf = &mut self.buf;
+        nla::put_str(buf, NFTA_RULE_TABLE, &table.name);
+        nla::put_str(buf, NFTA_RULE_CHAIN, chain);
+        let list = nla::begin_nested(buf, NFTA_RULE_EXPRESSIONS);
+        for expr in exprs {
+            expr.encode(buf);
+        }
+        nla::end_nested(buf, list);
+        nla::end_message(&mut self.buf, start);
     }
 
     /// `add set` / `add map` (no error if it exists with the same definition).
     pub fn add_set(&mut self, table: &Table, spec: &SetSpec) {
-        let mut attributes = vec![
-            SetAttribute::Table(table.name.clone()),
-            SetAttribute::Name(spec.name.clone()),
-        ];
-        attributes.extend(key_attributes(&spec.key));
-        let mut flags = SetFlags::empty();
+        let id = self.next_set_id();
+        let start = self.begin(table, NFT_MSG_NEWSET, NLM_F_CREATE);
+        let buf = &mut self.buf;
+        nla::put_str(buf, NFTA_SET_TABLE, &table.name);
+        nla::put_str(buf, NFTA_SET_NAME, &spec.name);
+        put_field_types(buf, NFTA_SET_KEY_TYPE, NFTA_SET_KEY_LEN, &spec.key);
+        let mut flags = 0;
+        let mut size = None;
         match spec.kind {
             SetKind::Set => {}
             SetKind::Dynamic { timeout } => {
-                flags |= SetFlags::Timeout | SetFlags::Eval;
-                attributes.push(SetAttribute::Timeout(millis(timeout)));
+                flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
+                nla::put_u64(buf, NFTA_SET_TIMEOUT, millis(timeout));
                 // nft gives dynamic sets this size; the packet path stops adding beyond it.
-                attributes.push(SetAttribute::Description(vec![SetDescription::Size(
-                    DYNAMIC_SET_SIZE,
-                )]));
+                size = Some(DYNAMIC_SET_SIZE);
             }
             SetKind::VerdictMap => {
-                flags |= SetFlags::Map;
-                attributes.push(SetAttribute::DataType(NFT_DATA_VERDICT));
-                attributes.push(SetAttribute::DataLen(0));
+                flags |= NFT_SET_MAP;
+                nla::put_u32(buf, NFTA_SET_DATA_TYPE, NFT_DATA_VERDICT);
+                nla::put_u32(buf, NFTA_SET_DATA_LEN, 0);
+            }
+            SetKind::Map { data } => {
+                flags |= NFT_SET_MAP;
+                put_field_types(buf, NFTA_SET_DATA_TYPE, NFTA_SET_DATA_LEN, data);
             }
         }
         if spec.key.len() > 1 {
             // The kernel wants the concat flag whenever the description lists fields.
-            flags |= SetFlags::Concat;
-            attributes.push(SetAttribute::Description(vec![concat_description(
-                &spec.key,
-            )]));
+            flags |= NFT_SET_CONCAT;
         }
-        attributes.push(SetAttribute::Flags(flags));
-        let id = self.next_set_id();
-        attributes.push(SetAttribute::Id(id));
-        let msg = NfTablesMessage::NewSet(SetMessage { attributes });
-        self.push(table.family, msg, NLM_F_CREATE);
+        put_description(buf, size, &spec.key);
+        nla::put_u32(buf, NFTA_SET_FLAGS, flags);
+        nla::put_u32(buf, NFTA_SET_ID, id);
+        nla::end_message(&mut self.buf, start);
     }
 
     /// Creates an anonymous constant verdict map (`vmap { 0 : goto a, 1 : goto b }`) in this
@@ -331,32 +386,24 @@ impl Batch {
         elements: &[Element],
     ) -> SetRef {
         let id = self.next_set_id();
-        let mut flags = SetFlags::Anonymous | SetFlags::Constant | SetFlags::Map;
-        let mut description = vec![SetDescription::Size(elements.len() as u32)];
+        let start = self.begin(table, NFT_MSG_NEWSET, NLM_F_CREATE);
+        let buf = &mut self.buf;
+        let mut flags = NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP;
         if key.len() > 1 {
-            flags |= SetFlags::Concat;
-            description.push(concat_description(key));
+            flags |= NFT_SET_CONCAT;
         }
-        let mut attributes = vec![
-            SetAttribute::Table(table.name.clone()),
-            SetAttribute::Name(ANONYMOUS_MAP_NAME.to_string()),
-            SetAttribute::Flags(flags),
-        ];
-        attributes.extend(key_attributes(key));
+        nla::put_str(buf, NFTA_SET_TABLE, &table.name);
+        nla::put_str(buf, NFTA_SET_NAME, ANONYMOUS_MAP_NAME);
+        nla::put_u32(buf, NFTA_SET_FLAGS, flags);
+        put_field_types(buf, NFTA_SET_KEY_TYPE, NFTA_SET_KEY_LEN, key);
         if key == [KeyField::Integer32] {
-            attributes.push(SetAttribute::UserData(host_order_key_userdata()));
+            nla::put(buf, NFTA_SET_USERDATA, &host_order_key_userdata());
         }
-        attributes.extend([
-            SetAttribute::DataType(NFT_DATA_VERDICT),
-            SetAttribute::DataLen(0),
-            SetAttribute::Id(id),
-            SetAttribute::Description(description),
-        ]);
-        self.push(
-            table.family,
-            NfTablesMessage::NewSet(SetMessage { attributes }),
-            NLM_F_CREATE,
-        );
+        nla::put_u32(buf, NFTA_SET_DATA_TYPE, NFT_DATA_VERDICT);
+        nla::put_u32(buf, NFTA_SET_DATA_LEN, 0);
+        nla::put_u32(buf, NFTA_SET_ID, id);
+        put_description(buf, Some(elements.len() as u32), key);
+        nla::end_message(&mut self.buf, start);
         let set = SetRef::Anonymous(id);
         self.add_elements(table, &set, elements);
         set
@@ -364,23 +411,20 @@ impl Batch {
 
     /// `add element` (no error for elements that exist with the same data).
     pub fn add_elements(&mut self, table: &Table, set: &SetRef, elements: &[Element]) {
-        self.elements(table, set, elements, true);
+        self.elements(table, set, elements, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
     }
 
     /// `delete element` (an error for an element that does not exist).
     pub fn delete_elements(&mut self, table: &Table, set: &SetRef, elements: &[Element]) {
-        self.elements(table, set, elements, false);
+        self.elements(table, set, elements, NFT_MSG_DELSETELEM, 0);
     }
 
     /// `delete set` / `delete map`.
     pub fn delete_set(&mut self, table: &Table, name: &str) {
-        let msg = NfTablesMessage::DeleteSet(SetMessage {
-            attributes: vec![
-                SetAttribute::Table(table.name.clone()),
-                SetAttribute::Name(name.to_string()),
-            ],
-        });
-        self.push(table.family, msg, 0);
+        let start = self.begin(table, NFT_MSG_DELSET, 0);
+        nla::put_str(&mut self.buf, NFTA_SET_TABLE, &table.name);
+        nla::put_str(&mut self.buf, NFTA_SET_NAME, name);
+        nla::end_message(&mut self.buf, start);
     }
 
     /// The serialized transaction, BATCH_END included, and the offsets of its messages.
@@ -396,10 +440,7 @@ impl Batch {
             set_ack(&mut self.buf, self.offsets[last]);
         }
         let end_seq = self.offsets.len() as u32;
-        self.push_control(
-            netlink_packet_netfilter::none::ControlMessage::BatchEnd,
-            end_seq,
-        );
+        self.control(NFNL_MSG_BATCH_END, end_seq);
         FinishedBatch {
             buf: self.buf,
             offsets: self.offsets,
@@ -411,50 +452,58 @@ impl Batch {
         }
     }
 
-    fn elements(&mut self, table: &Table, set: &SetRef, elements: &[Element], add: bool) {
-        let mut chunk: Vec<ListAttribute<SetElementAttribute>> = Vec::new();
-        let mut chunk_bytes = 0;
-        for element in elements {
-            let attr = element_attribute(element);
-            let len = attr.buffer_len();
-            if chunk_bytes + len > MAX_ELEMENTS_BYTES && !chunk.is_empty() {
-                self.push_elements(table, set, std::mem::take(&mut chunk), add);
-                chunk_bytes = 0;
-            }
-            chunk.push(attr);
-            chunk_bytes += len;
-        }
-        if !chunk.is_empty() {
-            self.push_elements(table, set, chunk, add);
-        }
-    }
-
-    fn push_elements(
+    /// Element messages, each holding as many elements as fit in one attribute.
+    fn elements(
         &mut self,
         table: &Table,
         set: &SetRef,
-        elements: Vec<ListAttribute<SetElementAttribute>>,
-        add: bool,
+        elements: &[Element],
+        kind: u16,
+        flags: u16,
     ) {
-        let mut attributes = vec![SetElementList::Table(table.name.clone())];
+        // The open message and its element list, as offsets into `buf`.
+        let mut open: Option<(usize, usize)> = None;
+        for element in elements {
+            let current = match open {
+                Some((start, list)) if self.buf.len() - list <= MAX_ELEMENTS_BYTES => (start, list),
+                Some((start, list)) => {
+                    self.close_elements(start, list);
+                    self.open_elements(table, set, kind, flags)
+                }
+                None => self.open_elements(table, set, kind, flags),
+            };
+            open = Some(current);
+            put_element(&mut self.buf, element);
+        }
+        if let Some((start, list)) = open {
+            self.close_elements(start, list);
+        }
+    }
+
+    /// Starts an element message; returns the offsets of the message and of its list.
+    fn open_elements(
+        &mut self,
+        table: &Table,
+        set: &SetRef,
+        kind: u16,
+        flags: u16,
+    ) -> (usize, usize) {
+        let start = self.begin(table, kind, flags);
+        let buf = &mut self.buf;
+        nla::put_str(buf, NFTA_SET_ELEM_LIST_TABLE, &table.name);
         match set {
-            SetRef::Name(name) => attributes.push(SetElementList::Set(name.clone())),
+            SetRef::Name(name) => nla::put_str(buf, NFTA_SET_ELEM_LIST_SET, name),
             SetRef::Anonymous(id) => {
-                attributes.push(SetElementList::Set(ANONYMOUS_MAP_NAME.to_string()));
-                attributes.push(SetElementList::SetId(*id));
+                nla::put_str(buf, NFTA_SET_ELEM_LIST_SET, ANONYMOUS_MAP_NAME);
+                nla::put_u32(buf, NFTA_SET_ELEM_LIST_SET_ID, *id);
             }
         }
-        attributes.push(SetElementList::Elements(elements));
-        let message = SetElementMessage { attributes };
-        if add {
-            self.push(
-                table.family,
-                NfTablesMessage::NewSetElement(message),
-                NLM_F_CREATE,
-            );
-        } else {
-            self.push(table.family, NfTablesMessage::DeleteSetElement(message), 0);
-        }
+        (start, nla::begin_nested(buf, NFTA_SET_ELEM_LIST_ELEMENTS))
+    }
+
+    fn close_elements(&mut self, start: usize, list: usize) {
+        nla::end_nested(&mut self.buf, list);
+        nla::end_message(&mut self.buf, start);
     }
 
     fn next_set_id(&mut self) -> u32 {
@@ -463,26 +512,36 @@ impl Batch {
         id
     }
 
-    fn push(&mut self, family: Family, msg: NfTablesMessage, flags: u16) {
+    /// Starts an nf_tables message with the next sequence number; returns its offset.
+    fn begin(&mut self, table: &Table, kind: u16, flags: u16) -> usize {
         let seq = self.offsets.len() as u32;
-        let header = NetfilterHeader::new(family.proto(), 0, 0);
-        self.emit(NetfilterMessage::new(header, msg), flags, seq);
-    }
-
-    fn push_control(&mut self, msg: netlink_packet_netfilter::none::ControlMessage, seq: u32) {
-        let header = NetfilterHeader::new(NetfilterProtoFamily::Unspec, 0, NFNL_SUBSYS_NFTABLES);
-        self.emit(NetfilterMessage::new(header, msg), 0, seq);
-    }
-
-    fn emit(&mut self, msg: NetfilterMessage, flags: u16, seq: u32) {
-        let mut nl = NetlinkMessage::from(msg);
-        nl.header.flags = NLM_F_REQUEST | flags;
-        nl.header.sequence_number = seq;
-        nl.finalize();
-        let start = self.buf.len();
+        let start = nla::begin_message(
+            &mut self.buf,
+            &MessageHeader {
+                kind: (NFNL_SUBSYS_NFTABLES << 8) | kind,
+                flags: NLM_F_REQUEST | flags,
+                seq,
+                family: table.family.number(),
+                res_id: 0,
+            },
+        );
         self.offsets.push(start);
-        self.buf.resize(start + nl.buffer_len(), 0);
-        nl.serialize(&mut self.buf[start..]);
+        start
+    }
+
+    fn control(&mut self, kind: u16, seq: u32) {
+        let start = nla::begin_message(
+            &mut self.buf,
+            &MessageHeader {
+                kind,
+                flags: NLM_F_REQUEST,
+                seq,
+                family: 0,
+                res_id: NFNL_SUBSYS_NFTABLES,
+            },
+        );
+        nla::end_message(&mut self.buf, start);
+        self.offsets.push(start);
     }
 }
 
@@ -515,49 +574,54 @@ fn set_ack(buf: &mut [u8], offset: usize) {
     buf[offset + 6..offset + 8].copy_from_slice(&flags.to_ne_bytes());
 }
 
-fn hook_number(hook: HookPoint) -> InetHookNumber {
+fn hook_number(hook: HookPoint) -> u32 {
     match hook {
-        HookPoint::Prerouting => InetHookNumber::PreRouting,
-        HookPoint::Input => InetHookNumber::LocalIn,
-        HookPoint::Forward => InetHookNumber::Forward,
-        HookPoint::Output => InetHookNumber::LocalOut,
-        HookPoint::Postrouting => InetHookNumber::PostRouting,
+        HookPoint::Prerouting => 0,
+        HookPoint::Input => 1,
+        HookPoint::Forward => 2,
+        HookPoint::Output => 3,
+        HookPoint::Postrouting => 4,
     }
 }
 
-/// Key type and length: a single field's datatype, or nft's concatenated type id (each field's
-/// datatype shifted in by 6 bits) with every field padded to 4 bytes.
-fn key_attributes(key: &[KeyField]) -> [SetAttribute; 2] {
-    let key_type = key
+/// Type and length of a key or of map data: a single field's datatype, or nft's concatenated
+/// type id (each field's datatype shifted in by 6 bits) with every field padded to 4 bytes.
+fn put_field_types(buf: &mut Vec<u8>, type_attr: u16, len_attr: u16, fields: &[KeyField]) {
+    let kind = fields
         .iter()
         .fold(0u32, |acc, field| (acc << 6) | field.datatype());
-    let key_len: u32 = if key.len() == 1 {
-        key[0].byte_len()
-    } else {
-        key.iter()
+    let len: u32 = match fields {
+        [single] => single.byte_len(),
+        _ => fields
+            .iter()
             .map(|field| field.byte_len().next_multiple_of(4))
-            .sum()
+            .sum(),
     };
-    [
-        SetAttribute::KeyType(key_type),
-        SetAttribute::KeyLen(key_len),
-    ]
+    nla::put_u32(buf, type_attr, kind);
+    nla::put_u32(buf, len_attr, len);
 }
 
-/// `NFTA_SET_DESC_CONCAT`: the unpadded length of each field of a concatenated key, so that the
-/// kernel knows the field boundaries (the key itself is the padded concatenation).
-fn concat_description(key: &[KeyField]) -> SetDescription {
-    SetDescription::Concat(
-        key.iter()
-            .map(|field| {
-                let len =
-                    DefaultNla::new(NFTA_SET_FIELD_LEN, field.byte_len().to_be_bytes().to_vec());
-                let mut value = vec![0; len.buffer_len()];
-                len.emit(&mut value);
-                DefaultNla::new(NFTA_LIST_ELEM | NLA_F_NESTED, value)
-            })
-            .collect(),
-    )
+/// `NFTA_SET_DESC`: the size, if any, and for a concatenated key the unpadded length of each
+/// field, so that the kernel knows the field boundaries (the key itself is the padded
+/// concatenation).
+fn put_description(buf: &mut Vec<u8>, size: Option<u32>, key: &[KeyField]) {
+    if size.is_none() && key.len() < 2 {
+        return;
+    }
+    let desc = nla::begin_nested(buf, NFTA_SET_DESC);
+    if let Some(size) = size {
+        nla::put_u32(buf, NFTA_SET_DESC_SIZE, size);
+    }
+    if key.len() > 1 {
+        let concat = nla::begin_nested(buf, NFTA_SET_DESC_CONCAT);
+        for field in key {
+            let elem = nla::begin_nested(buf, NFTA_LIST_ELEM);
+            nla::put_u32(buf, NFTA_SET_FIELD_LEN, field.byte_len());
+            nla::end_nested(buf, elem);
+        }
+        nla::end_nested(buf, concat);
+    }
+    nla::end_nested(buf, desc);
 }
 
 /// nft's set user data saying the key is in host byte order (TLV type 0 = key byte order,
@@ -568,12 +632,13 @@ fn host_order_key_userdata() -> Vec<u8> {
     data
 }
 
-fn element_attribute(element: &Element) -> ListAttribute<SetElementAttribute> {
-    let mut attrs = vec![SetElementAttribute::Key(DataAttribute::Value(
-        element.key.clone(),
-    ))];
-    if let Some(verdict) = &element.verdict {
-        attrs.push(SetElementAttribute::Data(verdict_data(verdict)));
+fn put_element(buf: &mut Vec<u8>, element: &Element) {
+    let elem = nla::begin_nested(buf, NFTA_LIST_ELEM);
+    put_data_value(buf, NFTA_SET_ELEM_KEY, &element.key);
+    match &element.data {
+        None => {}
+        Some(ElementData::Value(value)) => put_data_value(buf, NFTA_SET_ELEM_DATA, value),
+        Some(ElementData::Verdict(verdict)) => put_verdict(buf, NFTA_SET_ELEM_DATA, verdict),
     }
-    ListAttribute::Element(attrs)
+    nla::end_nested(buf, elem);
 }

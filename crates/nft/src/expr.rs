@@ -1,17 +1,11 @@
-//! Rule expressions: the typed ones of netlink-packet-netfilter (payload, meta, cmp, bitwise,
-//! immediate, lookup) and hand-written encoders for the rest (numgen, nat, masq, ct, counter,
-//! dynset, reject, notrack, fib), each exactly as `nft --debug=netlink` shows them.
+//! Rule expressions (payload, meta, cmp, bitwise, immediate, lookup, numgen, nat, masq, ct,
+//! counter, dynset, reject, notrack, fib) and their netlink encoding, each exactly as
+//! `nft --debug=netlink` shows them.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use netlink_packet_core::DefaultNla;
-#[cfg(test)]
-use netlink_packet_core::Emitable;
-use netlink_packet_netfilter::nftables::{
-    Bitwise, Cmp, DataAttribute, ExpressionAttribute, Expressions, Immediate, ListAttribute,
-    Lookup, Meta, MetaKey as NlMetaKey, Operator, Payload, Register, VerdictAttribute,
-};
+use crate::nla;
 
 /// A register: 0 is the verdict register, 1–4 the 128-bit ones, 8–23 the 32-bit ones that
 /// concatenations use (`nft --debug=netlink` prints the same numbers).
@@ -86,6 +80,8 @@ pub enum SetRef {
 pub enum CtKey {
     /// The state bit mask: invalid 1, established 2, related 4, new 8, untracked 64.
     State,
+    /// The status bit mask (`IPS_*`): destination NAT done is 0x20.
+    Status,
 }
 
 /// What `reject` answers with.
@@ -155,6 +151,13 @@ pub enum Expr {
         addr: Reg,
         port: Option<Reg>,
     },
+    /// IPv4 destination NAT to the `address . port` a map lookup loaded at `addr` (the port
+    /// on the next 32-bit register, `port`): `dnat ip to … map @m`, which nft sends as a
+    /// one-address, one-port range.
+    DnatMapped {
+        addr: Reg,
+        port: Reg,
+    },
     Masquerade {
         fully_random: bool,
     },
@@ -178,7 +181,44 @@ pub enum Expr {
     },
 }
 
-// Attribute numbers from linux/netfilter/nf_tables.h for the expressions the crate does not type.
+// Attribute numbers and values from linux/netfilter/nf_tables.h.
+const NFTA_LIST_ELEM: u16 = 1;
+const NFTA_EXPR_NAME: u16 = 1;
+const NFTA_EXPR_DATA: u16 = 2;
+const NFTA_DATA_VALUE: u16 = 1;
+const NFTA_DATA_VERDICT: u16 = 2;
+const NFTA_VERDICT_CODE: u16 = 1;
+const NFTA_VERDICT_CHAIN: u16 = 2;
+const NFTA_PAYLOAD_DREG: u16 = 1;
+const NFTA_PAYLOAD_BASE: u16 = 2;
+const NFTA_PAYLOAD_OFFSET: u16 = 3;
+const NFTA_PAYLOAD_LEN: u16 = 4;
+const NFT_PAYLOAD_NETWORK_HEADER: u32 = 1;
+const NFT_PAYLOAD_TRANSPORT_HEADER: u32 = 2;
+const NFTA_META_DREG: u16 = 1;
+const NFTA_META_KEY: u16 = 2;
+const NFTA_META_SREG: u16 = 3;
+const NFT_META_MARK: u32 = 3;
+const NFT_META_NFPROTO: u32 = 15;
+const NFT_META_L4PROTO: u32 = 16;
+const NFTA_CMP_SREG: u16 = 1;
+const NFTA_CMP_OP: u16 = 2;
+const NFTA_CMP_DATA: u16 = 3;
+const NFT_CMP_EQ: u32 = 0;
+const NFT_CMP_NEQ: u32 = 1;
+const NFTA_BITWISE_SREG: u16 = 1;
+const NFTA_BITWISE_DREG: u16 = 2;
+const NFTA_BITWISE_LEN: u16 = 3;
+const NFTA_BITWISE_MASK: u16 = 4;
+const NFTA_BITWISE_XOR: u16 = 5;
+const NFTA_IMMEDIATE_DREG: u16 = 1;
+const NFTA_IMMEDIATE_DATA: u16 = 2;
+const NFTA_LOOKUP_SET: u16 = 1;
+const NFTA_LOOKUP_SREG: u16 = 2;
+const NFTA_LOOKUP_DREG: u16 = 3;
+const NFTA_LOOKUP_SET_ID: u16 = 4;
+const NFTA_LOOKUP_FLAGS: u16 = 5;
+const NFT_LOOKUP_F_INV: u32 = 1;
 const NFTA_NG_DREG: u16 = 1;
 const NFTA_NG_MODULUS: u16 = 2;
 const NFTA_NG_TYPE: u16 = 3;
@@ -186,16 +226,20 @@ const NFT_NG_RANDOM: u32 = 1;
 const NFTA_NAT_TYPE: u16 = 1;
 const NFTA_NAT_FAMILY: u16 = 2;
 const NFTA_NAT_REG_ADDR_MIN: u16 = 3;
+const NFTA_NAT_REG_ADDR_MAX: u16 = 4;
 const NFTA_NAT_REG_PROTO_MIN: u16 = 5;
+const NFTA_NAT_REG_PROTO_MAX: u16 = 6;
 const NFTA_NAT_FLAGS: u16 = 7;
 const NFT_NAT_DNAT: u32 = 1;
 const NFPROTO_IPV4: u32 = 2;
+const NF_NAT_RANGE_MAP_IPS: u32 = 1 << 0;
 const NF_NAT_RANGE_PROTO_SPECIFIED: u32 = 1 << 1;
 const NF_NAT_RANGE_PROTO_RANDOM_FULLY: u32 = 1 << 4;
 const NFTA_MASQ_FLAGS: u16 = 1;
 const NFTA_CT_DREG: u16 = 1;
 const NFTA_CT_KEY: u16 = 2;
 const NFT_CT_STATE: u32 = 0;
+const NFT_CT_STATUS: u32 = 2;
 const NFTA_DYNSET_SET_NAME: u16 = 1;
 const NFTA_DYNSET_OP: u16 = 3;
 const NFTA_DYNSET_SREG_KEY: u16 = 4;
@@ -212,7 +256,6 @@ const NFTA_FIB_RESULT: u16 = 2;
 const NFTA_FIB_FLAGS: u16 = 3;
 const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
 const NFTA_FIB_F_DADDR: u32 = 1 << 1;
-const NFT_LOOKUP_F_INV: u32 = 1;
 const NFT_JUMP: u32 = -3i32 as u32;
 const NFT_GOTO: u32 = -4i32 as u32;
 const NFT_RETURN: u32 = -5i32 as u32;
@@ -220,164 +263,196 @@ const NF_DROP: u32 = 0;
 const NF_ACCEPT: u32 = 1;
 
 impl Expr {
-    /// The netlink form of the expression: one `NFTA_LIST_ELEM` of a rule's expression list.
-    pub(crate) fn to_netlink(&self) -> ListAttribute<ExpressionAttribute> {
-        self.expressions().into()
+    /// Appends the expression as one `NFTA_LIST_ELEM` of a rule's expression list.
+    pub(crate) fn encode(&self, buf: &mut Vec<u8>) {
+        let elem = nla::begin_nested(buf, NFTA_LIST_ELEM);
+        nla::put_str(buf, NFTA_EXPR_NAME, self.name());
+        let data = nla::begin_nested(buf, NFTA_EXPR_DATA);
+        self.encode_data(buf);
+        nla::end_nested(buf, data);
+        nla::end_nested(buf, elem);
     }
 
-    fn expressions(&self) -> Expressions {
+    /// The kernel's name of the expression type.
+    fn name(&self) -> &'static str {
+        match self {
+            Expr::Payload { .. } => "payload",
+            Expr::Meta { .. } | Expr::MetaSet { .. } => "meta",
+            Expr::Cmp { .. } => "cmp",
+            Expr::Bitwise { .. } => "bitwise",
+            Expr::Immediate { .. } | Expr::Verdict(_) => "immediate",
+            Expr::Lookup { .. } => "lookup",
+            Expr::NumgenRandom { .. } => "numgen",
+            Expr::Dnat { .. } | Expr::DnatMapped { .. } => "nat",
+            Expr::Masquerade { .. } => "masq",
+            Expr::Ct { .. } => "ct",
+            Expr::Counter => "counter",
+            Expr::Dynset { .. } => "dynset",
+            Expr::Reject(_) => "reject",
+            Expr::Notrack => "notrack",
+            Expr::FibDaddrType { .. } => "fib",
+        }
+    }
+
+    /// The attributes inside `NFTA_EXPR_DATA`.
+    fn encode_data(&self, buf: &mut Vec<u8>) {
         match self {
             Expr::Payload {
                 base,
                 offset,
                 len,
                 dreg,
-            } => Expressions::Payload(vec![
-                Payload::DestinationRegister(register(*dreg)),
-                Payload::Base(match base {
-                    PayloadBase::Network => 1,
-                    PayloadBase::Transport => 2,
-                }),
-                Payload::Offset(*offset),
-                Payload::Len(*len),
-            ]),
-            Expr::Meta { key, dreg } => Expressions::Meta(vec![
-                Meta::DestinationRegister(register(*dreg)),
-                Meta::Key(meta_key(*key)),
-            ]),
-            Expr::MetaSet { key, sreg } => Expressions::Meta(vec![
-                Meta::Key(meta_key(*key)),
-                Meta::SourceRegister(register(*sreg)),
-            ]),
-            Expr::Cmp { sreg, op, data } => Expressions::Cmp(vec![
-                Cmp::SourceRegister(register(*sreg)),
-                Cmp::Op(match op {
-                    CmpOp::Eq => Operator::Equal,
-                    CmpOp::Neq => Operator::NotEqual,
-                }),
-                Cmp::Data(DataAttribute::Value(data.clone())),
-            ]),
+            } => {
+                nla::put_u32(buf, NFTA_PAYLOAD_DREG, dreg.0);
+                nla::put_u32(
+                    buf,
+                    NFTA_PAYLOAD_BASE,
+                    match base {
+                        PayloadBase::Network => NFT_PAYLOAD_NETWORK_HEADER,
+                        PayloadBase::Transport => NFT_PAYLOAD_TRANSPORT_HEADER,
+                    },
+                );
+                nla::put_u32(buf, NFTA_PAYLOAD_OFFSET, *offset);
+                nla::put_u32(buf, NFTA_PAYLOAD_LEN, *len);
+            }
+            Expr::Meta { key, dreg } => {
+                nla::put_u32(buf, NFTA_META_DREG, dreg.0);
+                nla::put_u32(buf, NFTA_META_KEY, meta_key(*key));
+            }
+            Expr::MetaSet { key, sreg } => {
+                nla::put_u32(buf, NFTA_META_KEY, meta_key(*key));
+                nla::put_u32(buf, NFTA_META_SREG, sreg.0);
+            }
+            Expr::Cmp { sreg, op, data } => {
+                nla::put_u32(buf, NFTA_CMP_SREG, sreg.0);
+                nla::put_u32(
+                    buf,
+                    NFTA_CMP_OP,
+                    match op {
+                        CmpOp::Eq => NFT_CMP_EQ,
+                        CmpOp::Neq => NFT_CMP_NEQ,
+                    },
+                );
+                put_data_value(buf, NFTA_CMP_DATA, data);
+            }
             Expr::Bitwise {
                 sreg,
                 dreg,
                 mask,
                 xor,
-            } => Expressions::Bitwise(vec![
-                Bitwise::SourceRegister(register(*sreg)),
-                Bitwise::DestinationRegister(register(*dreg)),
-                Bitwise::Length(mask.len() as u32),
-                Bitwise::Mask(DataAttribute::Value(mask.clone())),
-                Bitwise::Xor(DataAttribute::Value(xor.clone())),
-            ]),
-            Expr::Immediate { dreg, data } => Expressions::Immediate(vec![
-                Immediate::DestinationRegister(register(*dreg)),
-                Immediate::Data(DataAttribute::Value(data.clone())),
-            ]),
-            Expr::Verdict(verdict) => Expressions::Immediate(vec![
-                Immediate::DestinationRegister(Register::Verdict),
-                Immediate::Data(verdict_data(verdict)),
-            ]),
+            } => {
+                nla::put_u32(buf, NFTA_BITWISE_SREG, sreg.0);
+                nla::put_u32(buf, NFTA_BITWISE_DREG, dreg.0);
+                nla::put_u32(buf, NFTA_BITWISE_LEN, mask.len() as u32);
+                put_data_value(buf, NFTA_BITWISE_MASK, mask);
+                put_data_value(buf, NFTA_BITWISE_XOR, xor);
+            }
+            Expr::Immediate { dreg, data } => {
+                nla::put_u32(buf, NFTA_IMMEDIATE_DREG, dreg.0);
+                put_data_value(buf, NFTA_IMMEDIATE_DATA, data);
+            }
+            Expr::Verdict(verdict) => {
+                nla::put_u32(buf, NFTA_IMMEDIATE_DREG, Reg::VERDICT.0);
+                put_verdict(buf, NFTA_IMMEDIATE_DATA, verdict);
+            }
             Expr::Lookup {
                 sreg,
                 set,
                 dreg,
                 invert,
             } => {
-                let mut attrs = set_ref_lookup(set);
-                attrs.push(Lookup::SourceRegister(register(*sreg)));
+                match set {
+                    SetRef::Name(name) => nla::put_str(buf, NFTA_LOOKUP_SET, name),
+                    SetRef::Anonymous(id) => {
+                        nla::put_str(buf, NFTA_LOOKUP_SET, ANONYMOUS_MAP_NAME);
+                        nla::put_u32(buf, NFTA_LOOKUP_SET_ID, *id);
+                    }
+                }
+                nla::put_u32(buf, NFTA_LOOKUP_SREG, sreg.0);
                 if let Some(dreg) = dreg {
-                    attrs.push(Lookup::DestinationRegister(register(*dreg)));
+                    nla::put_u32(buf, NFTA_LOOKUP_DREG, dreg.0);
                 }
                 if *invert {
-                    attrs.push(Lookup::Flags(NFT_LOOKUP_F_INV));
+                    nla::put_u32(buf, NFTA_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
                 }
-                Expressions::Lookup(attrs)
             }
-            Expr::NumgenRandom { dreg, modulus } => other(
-                "numgen",
-                vec![
-                    u32_nla(NFTA_NG_DREG, dreg.0),
-                    u32_nla(NFTA_NG_MODULUS, *modulus),
-                    u32_nla(NFTA_NG_TYPE, NFT_NG_RANDOM),
-                ],
-            ),
+            Expr::NumgenRandom { dreg, modulus } => {
+                nla::put_u32(buf, NFTA_NG_DREG, dreg.0);
+                nla::put_u32(buf, NFTA_NG_MODULUS, *modulus);
+                nla::put_u32(buf, NFTA_NG_TYPE, NFT_NG_RANDOM);
+            }
             Expr::Dnat { addr, port } => {
-                let mut attrs = vec![
-                    u32_nla(NFTA_NAT_TYPE, NFT_NAT_DNAT),
-                    u32_nla(NFTA_NAT_FAMILY, NFPROTO_IPV4),
-                    u32_nla(NFTA_NAT_REG_ADDR_MIN, addr.0),
-                ];
+                nla::put_u32(buf, NFTA_NAT_TYPE, NFT_NAT_DNAT);
+                nla::put_u32(buf, NFTA_NAT_FAMILY, NFPROTO_IPV4);
+                nla::put_u32(buf, NFTA_NAT_REG_ADDR_MIN, addr.0);
                 if let Some(port) = port {
-                    attrs.push(u32_nla(NFTA_NAT_REG_PROTO_MIN, port.0));
-                    attrs.push(u32_nla(NFTA_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED));
+                    nla::put_u32(buf, NFTA_NAT_REG_PROTO_MIN, port.0);
+                    nla::put_u32(buf, NFTA_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
                 }
-                other("nat", attrs)
+            }
+            Expr::DnatMapped { addr, port } => {
+                nla::put_u32(buf, NFTA_NAT_TYPE, NFT_NAT_DNAT);
+                nla::put_u32(buf, NFTA_NAT_FAMILY, NFPROTO_IPV4);
+                nla::put_u32(buf, NFTA_NAT_REG_ADDR_MIN, addr.0);
+                nla::put_u32(buf, NFTA_NAT_REG_ADDR_MAX, addr.0);
+                nla::put_u32(buf, NFTA_NAT_REG_PROTO_MIN, port.0);
+                nla::put_u32(buf, NFTA_NAT_REG_PROTO_MAX, port.0);
+                nla::put_u32(
+                    buf,
+                    NFTA_NAT_FLAGS,
+                    NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED,
+                );
             }
             Expr::Masquerade { fully_random } => {
-                let attrs = if *fully_random {
-                    vec![u32_nla(NFTA_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY)]
-                } else {
-                    Vec::new()
-                };
-                other("masq", attrs)
+                if *fully_random {
+                    nla::put_u32(buf, NFTA_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+                }
             }
-            Expr::Ct { key, dreg } => other(
-                "ct",
-                vec![
-                    u32_nla(NFTA_CT_DREG, dreg.0),
-                    u32_nla(
-                        NFTA_CT_KEY,
-                        match key {
-                            CtKey::State => NFT_CT_STATE,
-                        },
-                    ),
-                ],
-            ),
-            Expr::Counter => other("counter", Vec::new()),
+            Expr::Ct { key, dreg } => {
+                nla::put_u32(buf, NFTA_CT_DREG, dreg.0);
+                nla::put_u32(
+                    buf,
+                    NFTA_CT_KEY,
+                    match key {
+                        CtKey::State => NFT_CT_STATE,
+                        CtKey::Status => NFT_CT_STATUS,
+                    },
+                );
+            }
+            Expr::Counter | Expr::Notrack => {}
             Expr::Dynset {
                 op,
                 set,
                 sreg_key,
                 timeout,
             } => {
-                let mut attrs = vec![
-                    string_nla(NFTA_DYNSET_SET_NAME, set),
-                    u32_nla(
-                        NFTA_DYNSET_OP,
-                        match op {
-                            DynsetOp::Add => NFT_DYNSET_OP_ADD,
-                            DynsetOp::Update => NFT_DYNSET_OP_UPDATE,
-                        },
-                    ),
-                    u32_nla(NFTA_DYNSET_SREG_KEY, sreg_key.0),
-                ];
+                nla::put_str(buf, NFTA_DYNSET_SET_NAME, set);
+                nla::put_u32(
+                    buf,
+                    NFTA_DYNSET_OP,
+                    match op {
+                        DynsetOp::Add => NFT_DYNSET_OP_ADD,
+                        DynsetOp::Update => NFT_DYNSET_OP_UPDATE,
+                    },
+                );
+                nla::put_u32(buf, NFTA_DYNSET_SREG_KEY, sreg_key.0);
                 if let Some(timeout) = timeout {
-                    attrs.push(u64_nla(NFTA_DYNSET_TIMEOUT, millis(*timeout)));
+                    nla::put_u64(buf, NFTA_DYNSET_TIMEOUT, millis(*timeout));
                 }
-                other("dynset", attrs)
             }
-            Expr::Reject(reject) => other(
-                "reject",
-                match reject {
-                    Reject::TcpReset => vec![
-                        u32_nla(NFTA_REJECT_TYPE, NFT_REJECT_TCP_RST),
-                        DefaultNla::new(NFTA_REJECT_ICMP_CODE, vec![0]),
-                    ],
-                    Reject::IcmpPortUnreachable => vec![
-                        u32_nla(NFTA_REJECT_TYPE, NFT_REJECT_ICMP_UNREACH),
-                        DefaultNla::new(NFTA_REJECT_ICMP_CODE, vec![ICMP_PORT_UNREACH]),
-                    ],
-                },
-            ),
-            Expr::Notrack => other("notrack", Vec::new()),
-            Expr::FibDaddrType { dreg } => other(
-                "fib",
-                vec![
-                    u32_nla(NFTA_FIB_DREG, dreg.0),
-                    u32_nla(NFTA_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE),
-                    u32_nla(NFTA_FIB_FLAGS, NFTA_FIB_F_DADDR),
-                ],
-            ),
+            Expr::Reject(reject) => {
+                let (kind, code) = match reject {
+                    Reject::TcpReset => (NFT_REJECT_TCP_RST, 0),
+                    Reject::IcmpPortUnreachable => (NFT_REJECT_ICMP_UNREACH, ICMP_PORT_UNREACH),
+                };
+                nla::put_u32(buf, NFTA_REJECT_TYPE, kind);
+                nla::put(buf, NFTA_REJECT_ICMP_CODE, &[code]);
+            }
+            Expr::FibDaddrType { dreg } => {
+                nla::put_u32(buf, NFTA_FIB_DREG, dreg.0);
+                nla::put_u32(buf, NFTA_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+                nla::put_u32(buf, NFTA_FIB_FLAGS, NFTA_FIB_F_DADDR);
+            }
         }
     }
 }
@@ -501,11 +576,18 @@ pub mod build {
 
     /// `ct state` has any of the `bits` (new 8, established 2, related 4…).
     pub fn ct_state_any(bits: u32) -> Vec<Expr> {
+        ct_any(CtKey::State, bits)
+    }
+
+    /// `ct status` has any of the `bits` (dnat 0x20, snat 0x10…).
+    pub fn ct_status_any(bits: u32) -> Vec<Expr> {
+        ct_any(CtKey::Status, bits)
+    }
+
+    /// A conntrack bit mask (state or status, both in host order) has any of the `bits`.
+    fn ct_any(key: CtKey, bits: u32) -> Vec<Expr> {
         vec![
-            Expr::Ct {
-                key: CtKey::State,
-                dreg: Reg::R1,
-            },
+            Expr::Ct { key, dreg: Reg::R1 },
             Expr::Bitwise {
                 sreg: Reg::R1,
                 dreg: Reg::R1,
@@ -604,6 +686,9 @@ pub mod build {
     /// The `ct state` bit of a new connection.
     pub const CT_STATE_NEW: u32 = 8;
 
+    /// The `ct status` bit of a connection whose destination was translated (IPS_DST_NAT).
+    pub const CT_STATUS_DNAT: u32 = 0x20;
+
     /// The two IPv4 address fields.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum IpField {
@@ -636,74 +721,42 @@ pub mod build {
     }
 }
 
-/// The netlink data of a verdict (immediate or verdict-map element data).
-pub(crate) fn verdict_data(verdict: &Verdict) -> DataAttribute {
-    let attrs = match verdict {
-        Verdict::Accept => vec![VerdictAttribute::Code(code(NF_ACCEPT))],
-        Verdict::Drop => vec![VerdictAttribute::Code(code(NF_DROP))],
-        Verdict::Return => vec![VerdictAttribute::Code(code(NFT_RETURN))],
-        Verdict::Jump(chain) => vec![
-            VerdictAttribute::Code(code(NFT_JUMP)),
-            VerdictAttribute::Chain(chain.clone()),
-        ],
-        Verdict::Goto(chain) => vec![
-            VerdictAttribute::Code(code(NFT_GOTO)),
-            VerdictAttribute::Chain(chain.clone()),
-        ],
+/// Appends `NFTA_DATA_VALUE` nested in `attr`: the data of a comparison, an immediate, a key.
+pub(crate) fn put_data_value(buf: &mut Vec<u8>, attr: u16, value: &[u8]) {
+    let data = nla::begin_nested(buf, attr);
+    nla::put(buf, NFTA_DATA_VALUE, value);
+    nla::end_nested(buf, data);
+}
+
+/// Appends `NFTA_DATA_VERDICT` nested in `attr`: an immediate verdict or verdict-map data.
+pub(crate) fn put_verdict(buf: &mut Vec<u8>, attr: u16, verdict: &Verdict) {
+    let data = nla::begin_nested(buf, attr);
+    let inner = nla::begin_nested(buf, NFTA_DATA_VERDICT);
+    let (code, chain) = match verdict {
+        Verdict::Accept => (NF_ACCEPT, None),
+        Verdict::Drop => (NF_DROP, None),
+        Verdict::Return => (NFT_RETURN, None),
+        Verdict::Jump(chain) => (NFT_JUMP, Some(chain)),
+        Verdict::Goto(chain) => (NFT_GOTO, Some(chain)),
     };
-    DataAttribute::Verdict(attrs)
+    nla::put_u32(buf, NFTA_VERDICT_CODE, code);
+    if let Some(chain) = chain {
+        nla::put_str(buf, NFTA_VERDICT_CHAIN, chain);
+    }
+    nla::end_nested(buf, inner);
+    nla::end_nested(buf, data);
 }
 
 /// The name under which the kernel finds an anonymous set of this batch together with its id;
 /// nft sends the same template.
 pub(crate) const ANONYMOUS_MAP_NAME: &str = "__map%d";
 
-fn set_ref_lookup(set: &SetRef) -> Vec<Lookup> {
-    match set {
-        SetRef::Name(name) => vec![Lookup::Set(name.clone())],
-        SetRef::Anonymous(id) => vec![
-            Lookup::Set(ANONYMOUS_MAP_NAME.to_string()),
-            Lookup::SetId(*id),
-        ],
-    }
-}
-
-fn code(value: u32) -> netlink_packet_netfilter::nftables::Verdict {
-    value.into()
-}
-
-fn register(reg: Reg) -> Register {
-    reg.0.into()
-}
-
-fn meta_key(key: MetaKey) -> NlMetaKey {
+fn meta_key(key: MetaKey) -> u32 {
     match key {
-        MetaKey::Mark => NlMetaKey::Mark,
-        MetaKey::L4Proto => NlMetaKey::L4Proto,
-        MetaKey::NfProto => NlMetaKey::Nfproto,
+        MetaKey::Mark => NFT_META_MARK,
+        MetaKey::L4Proto => NFT_META_L4PROTO,
+        MetaKey::NfProto => NFT_META_NFPROTO,
     }
-}
-
-fn other(name: &str, attributes: Vec<DefaultNla>) -> Expressions {
-    Expressions::Other {
-        expression_type: name.to_string(),
-        attributes,
-    }
-}
-
-fn u32_nla(kind: u16, value: u32) -> DefaultNla {
-    DefaultNla::new(kind, value.to_be_bytes().to_vec())
-}
-
-fn u64_nla(kind: u16, value: u64) -> DefaultNla {
-    DefaultNla::new(kind, value.to_be_bytes().to_vec())
-}
-
-fn string_nla(kind: u16, value: &str) -> DefaultNla {
-    let mut bytes = Vec::with_capacity(value.len() + 1);
-    bytes.extend_from_slice(value.as_bytes());
-    bytes.push(0);
-    DefaultNla::new(kind, bytes)
 }
 
 /// Milliseconds, as nf_tables wants timeouts; saturates instead of wrapping.
@@ -714,9 +767,8 @@ pub(crate) fn millis(duration: Duration) -> u64 {
 /// The encoded bytes of one expression list element, for tests comparing with nft's output.
 #[cfg(test)]
 pub(crate) fn encode(expr: &Expr) -> Vec<u8> {
-    let attr = expr.to_netlink();
-    let mut buf = vec![0; attr.buffer_len()];
-    attr.emit(&mut buf);
+    let mut buf = Vec::new();
+    expr.encode(&mut buf);
     buf
 }
 

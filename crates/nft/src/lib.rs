@@ -1,8 +1,9 @@
 //! nftables over netlink: tables, chains, sets, maps and rules in atomic batches, plus the
 //! conntrack deletions a service proxy needs.
 //!
-//! Built on netlink-packet-netfilter's message model and a NETLINK_NETFILTER socket; the
-//! expressions that crate does not type are encoded here. No `nft` binary at runtime.
+//! Batches are encoded here, straight into bytes (netlink-packet-netfilter only parses the
+//! kernel's replies and dumps), and sent on a NETLINK_NETFILTER socket. No `nft` binary at
+//! runtime.
 //! Must not know Kubernetes: its words are tables, chains, sets, rules and expressions.
 
 mod batch;
@@ -10,10 +11,12 @@ mod conntrack;
 mod describe;
 mod error;
 mod expr;
+mod nla;
 mod socket;
 
 pub use batch::{
-    BaseChain, Batch, ChainType, Element, Family, HookPoint, KeyField, SetKind, SetSpec, Table,
+    BaseChain, Batch, ChainType, Element, ElementData, Family, HookPoint, KeyField, SetKind,
+    SetSpec, Table,
 };
 pub use conntrack::FlowMatch;
 pub use error::Error;

@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ferry_nft::{
-    build, BaseChain, Batch, ChainType, CmpOp, DynsetOp, Element, Error, Expr, Family, FlowMatch,
-    HookPoint, KeyField, Netlink, Reg, Reject, SetKind, SetRef, SetSpec, Table, Verdict,
+    build, BaseChain, Batch, ChainType, CmpOp, DynsetOp, Element, ElementData, Error, Expr, Family,
+    FlowMatch, HookPoint, KeyField, Netlink, Reg, Reject, SetKind, SetRef, SetSpec, Table, Verdict,
 };
 use support::{in_netns, run};
 
@@ -22,6 +22,8 @@ table ip t {
   set aff { type ipv4_addr; flags timeout; timeout 10800s; }
   map svc { type ipv4_addr . inet_proto . inet_service : verdict; }
   set svcset { type ipv4_addr . inet_proto . inet_service; }
+  map eps { typeof ip daddr . meta l4proto . th dport . numgen random mod 2 : ip daddr . th dport; }
+  set hp { type ipv4_addr . ipv4_addr; }
   chain ep1 {
     ip saddr 10.244.0.5 meta mark set mark or 0x4000
     update @aff { ip saddr }
@@ -32,8 +34,12 @@ table ip t {
     ip saddr @aff goto ep1
     numgen random mod 2 vmap { 0 : goto ep1, 1 : goto ep2 }
   }
+  chain pick {
+    dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @eps
+  }
   chain post {
     type nat hook postrouting priority srcnat;
+    ct status dnat ip saddr . ip daddr @hp meta mark set mark or 0x4000
     meta mark & 0x4000 == 0 return
     meta mark set mark xor 0x4000
     masquerade fully-random
@@ -56,6 +62,8 @@ table ip t {
 }
 add element ip t svc { 10.96.0.50 . tcp . 80 : goto s }
 add element ip t svcset { 10.96.0.50 . tcp . 80 }
+add element ip t eps { 10.96.0.50 . tcp . 80 . 1 : 10.244.0.5 . 8080 }
+add element ip t hp { 10.244.0.5 . 10.244.0.5 }
 "#;
 
 fn table() -> Table {
@@ -96,11 +104,29 @@ fn ferry_ruleset() -> Batch {
         &t,
         &SetSpec {
             name: "svcset".into(),
-            key: concat,
+            key: concat.clone(),
             kind: SetKind::Set,
         },
     );
-    for chain in ["ep1", "ep2", "s"] {
+    b.add_set(
+        &t,
+        &SetSpec {
+            name: "eps".into(),
+            key: [concat.as_slice(), &[KeyField::Tag32]].concat(),
+            kind: SetKind::Map {
+                data: &[KeyField::Ipv4Addr, KeyField::InetService],
+            },
+        },
+    );
+    b.add_set(
+        &t,
+        &SetSpec {
+            name: "hp".into(),
+            key: vec![KeyField::Ipv4Addr, KeyField::Ipv4Addr],
+            kind: SetKind::Set,
+        },
+    );
+    for chain in ["ep1", "ep2", "s", "pick"] {
         b.add_chain(&t, chain, None);
     }
     let base = |chain_type, hook, priority| BaseChain {
@@ -163,11 +189,11 @@ fn ferry_ruleset() -> Batch {
         &[
             Element {
                 key: 0u32.to_ne_bytes().to_vec(),
-                verdict: Some(Verdict::Goto("ep1".into())),
+                data: Some(ElementData::Verdict(Verdict::Goto("ep1".into()))),
             },
             Element {
                 key: 1u32.to_ne_bytes().to_vec(),
-                verdict: Some(Verdict::Goto("ep2".into())),
+                data: Some(ElementData::Verdict(Verdict::Goto("ep2".into()))),
             },
         ],
     );
@@ -188,6 +214,35 @@ fn ferry_ruleset() -> Batch {
         ],
     );
 
+    // dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @eps
+    let mut r = build::daddr_proto_dport();
+    r.push(Expr::NumgenRandom {
+        dreg: Reg(11),
+        modulus: 2,
+    });
+    r.push(Expr::Lookup {
+        sreg: Reg::R1,
+        set: SetRef::Name("eps".into()),
+        dreg: Some(Reg::R1),
+        invert: false,
+    });
+    r.push(Expr::DnatMapped {
+        addr: Reg::R1,
+        port: Reg(9),
+    });
+    b.add_rule(&t, "pick", &r);
+
+    let mut r = build::ct_status_any(build::CT_STATUS_DNAT);
+    r.push(build::ip_addr(build::IpField::Source, Reg::R1));
+    r.push(build::ip_addr(build::IpField::Destination, Reg(9)));
+    r.push(Expr::Lookup {
+        sreg: Reg::R1,
+        set: SetRef::Name("hp".into()),
+        dreg: None,
+        invert: false,
+    });
+    r.extend(build::mark_or(0x4000));
+    b.add_rule(&t, "post", &r);
     let mut r = build::mark_clear(0x4000);
     r.push(Expr::Verdict(Verdict::Return));
     b.add_rule(&t, "post", &r);
@@ -220,7 +275,7 @@ fn ferry_ruleset() -> Batch {
         &[KeyField::InetProto, KeyField::InetService],
         &[Element {
             key: Element::concat_key(&[&[6], &30080u16.to_be_bytes()]),
-            verdict: Some(Verdict::Goto("ep1".into())),
+            data: Some(ElementData::Verdict(Verdict::Goto("ep1".into()))),
         }],
     );
     let mut r = vec![
@@ -273,13 +328,36 @@ fn ferry_ruleset() -> Batch {
         &SetRef::Name("svc".into()),
         &[Element {
             key: key.clone(),
-            verdict: Some(Verdict::Goto("s".into())),
+            data: Some(ElementData::Verdict(Verdict::Goto("s".into()))),
         }],
     );
     b.add_elements(
         &t,
         &SetRef::Name("svcset".into()),
-        &[Element { key, verdict: None }],
+        &[Element {
+            key: key.clone(),
+            data: None,
+        }],
+    );
+    b.add_elements(
+        &t,
+        &SetRef::Name("eps".into()),
+        &[Element {
+            key: [key.as_slice(), &1u32.to_ne_bytes()].concat(),
+            data: Some(ElementData::Value(Element::concat_key(&[
+                &[10, 244, 0, 5],
+                &8080u16.to_be_bytes(),
+            ]))),
+        }],
+    );
+    let hairpin = Element::concat_key(&[&[10, 244, 0, 5], &[10, 244, 0, 5]]);
+    b.add_elements(
+        &t,
+        &SetRef::Name("hp".into()),
+        &[Element {
+            key: hairpin,
+            data: None,
+        }],
     );
     b
 }
@@ -345,10 +423,14 @@ fn batch_programs_what_nft_programs() {
         listing.contains("numgen random mod 2 vmap { 0 : goto ep1, 1 : goto ep2 }"),
         "{listing}"
     );
-    assert!(
-        listing.contains("10.96.0.50 . tcp . 80 : goto s"),
-        "{listing}"
-    );
+    for want in [
+        "10.96.0.50 . tcp . 80 : goto s",
+        "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @eps",
+        "10.96.0.50 . tcp . 80 . 0x00000001 : 10.244.0.5 . 8080",
+        "ct status dnat ip saddr . ip daddr @hp",
+    ] {
+        assert!(listing.contains(want), "missing {want:?} in\n{listing}");
+    }
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! [`NftDataplane`]: keeps what it programmed in memory and turns each sync into one
 //! transaction: the whole table on a full sync, just the changed service ports otherwise.
 
-use ferry_nft::{Batch, Element, Family, Netlink, SetRef, Table};
+use ferry_nft::{Batch, Element, ElementData, Family, Netlink, SetRef, Table, Verdict};
 use ferry_proxy::{ChangedServices, Dataplane, ProxyModel};
 
 use crate::config::NftConfig;
-use crate::plan::{self, Key, MapElement, Op, State};
+use crate::plan::{self, Data, Key, MapElement, Op, State};
 use crate::rules::proto_number;
 use crate::Error;
 
@@ -121,21 +121,39 @@ fn encode(elements: &[MapElement]) -> Vec<Element> {
     elements
         .iter()
         .map(|element| Element {
-            key: match element.key {
-                Key::Service(ip, proto, port) => Element::concat_key(&[
-                    &ip.octets(),
-                    &[proto_number(proto)],
-                    &port.to_be_bytes(),
-                ]),
-                Key::NodePort(proto, port) => {
-                    Element::concat_key(&[&[proto_number(proto)], &port.to_be_bytes()])
-                }
-                Key::Ip(ip) => ip.octets().to_vec(),
-            },
-            verdict: element
-                .goto
-                .as_ref()
-                .map(|chain| ferry_nft::Verdict::Goto(chain.clone())),
+            key: encode_key(&element.key),
+            data: element.data.as_ref().map(|data| match data {
+                Data::Goto(chain) => ElementData::Verdict(Verdict::Goto(chain.clone())),
+                Data::Endpoint(endpoint) => ElementData::Value(Element::concat_key(&[
+                    &endpoint.ip().octets(),
+                    &endpoint.port().to_be_bytes(),
+                ])),
+            }),
         })
         .collect()
+}
+
+/// The key's bytes; slots are in host order, as `numgen` yields them.
+fn encode_key(key: &Key) -> Vec<u8> {
+    match *key {
+        Key::Service(ip, proto, port) => {
+            Element::concat_key(&[&ip.octets(), &[proto_number(proto)], &port.to_be_bytes()])
+        }
+        Key::NodePort(proto, port) => {
+            Element::concat_key(&[&[proto_number(proto)], &port.to_be_bytes()])
+        }
+        Key::ServiceSlot(ip, proto, port, slot) => Element::concat_key(&[
+            &ip.octets(),
+            &[proto_number(proto)],
+            &port.to_be_bytes(),
+            &slot.to_ne_bytes(),
+        ]),
+        Key::NodePortSlot(proto, port, slot) => Element::concat_key(&[
+            &[proto_number(proto)],
+            &port.to_be_bytes(),
+            &slot.to_ne_bytes(),
+        ]),
+        Key::Ip(ip) => ip.octets().to_vec(),
+        Key::Hairpin(ip) => Element::concat_key(&[&ip.octets(), &ip.octets()]),
+    }
 }

@@ -1,8 +1,12 @@
 //! The nftables dataplane of the service proxy: programs ferry-proxy's model into one `ip`
-//! table of ferry's own, in kube-proxy's nftables layout — verdict maps keyed by
-//! `ip . proto . port` leading to a chain per service port that picks an endpoint chain with
-//! `numgen random` (or a ClientIP affinity set), DNAT there, masquerade only where
-//! Kubernetes does, reject for ports without endpoints and for unknown ClusterIP ports.
+//! table of ferry's own, after kube-proxy's nftables layout but with endpoints as map
+//! elements: `service-ips` (keyed `ip . proto . port`) leads a port without affinity to the
+//! chain shared by all ports with as many endpoints, which DNATs with `numgen random` into the
+//! `service-endpoints` map (`ip . proto . port . slot : ip . port`); a port with ClientIP
+//! affinity has one chain of its own. Masquerade only where Kubernetes does (outside sources,
+//! node ports, hairpin through an `ip . ip` set), reject for ports without endpoints and for
+//! unknown ClusterIP ports. A pod turning ready or unready changes map elements only, which
+//! the kernel applies without re-checking the table's chains (see `plan`).
 //!
 //! Must not know Kubernetes types (only the proxy model) nor other dataplanes.
 

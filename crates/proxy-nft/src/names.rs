@@ -2,20 +2,19 @@
 //! name), unique (a hash of the full identity leads), readable (the identity follows), and at
 //! most 255 bytes, nft's limit.
 
-use std::net::SocketAddrV4;
-
 use ferry_proxy::ServicePortName;
 
 const MAX_NAME: usize = 255;
 
-/// The chain of one service port: `svc-<hash>-ns/name/proto/port`.
+/// The chain of one service port with ClientIP affinity: `svc-<hash>-ns/name/proto/port`.
 pub(crate) fn service_chain(name: &ServicePortName) -> String {
     named("svc", &identity(name))
 }
 
-/// The chain of one endpoint of a service port: `ep-<hash>-ns/name/proto/port__ip/port`.
-pub(crate) fn endpoint_chain(name: &ServicePortName, endpoint: SocketAddrV4) -> String {
-    named("ep", &endpoint_identity(name, endpoint))
+/// The chain that picks one of `count` endpoints for every service port without affinity
+/// that has that many: `endpoints-3`.
+pub(crate) fn picker_chain(count: u32) -> String {
+    format!("endpoints-{count}")
 }
 
 fn identity(name: &ServicePortName) -> String {
@@ -26,10 +25,6 @@ fn identity(name: &ServicePortName) -> String {
         name.protocol.as_str(),
         name.port
     )
-}
-
-fn endpoint_identity(name: &ServicePortName, endpoint: SocketAddrV4) -> String {
-    format!("{}__{}/{}", identity(name), endpoint.ip(), endpoint.port())
 }
 
 fn named(prefix: &str, identity: &str) -> String {
@@ -74,10 +69,10 @@ mod tests {
             "{a}"
         );
         assert_ne!(a, service_chain(&port("default", "kubia", "https")));
-        let long = port(&"n".repeat(63), &"s".repeat(63), &"p".repeat(15));
-        let ep = endpoint_chain(&long, "10.244.255.255:65535".parse().unwrap());
-        assert!(ep.len() <= 255);
-        let other = endpoint_chain(&long, "10.244.255.254:65535".parse().unwrap());
-        assert_ne!(ep, other);
+        let long = |port_name: &str| port(&"n".repeat(63), &"s".repeat(250), port_name);
+        let one = service_chain(&long("a"));
+        assert!(one.len() <= 255);
+        assert_ne!(one, service_chain(&long("b")));
+        assert_eq!(picker_chain(3), "endpoints-3");
     }
 }

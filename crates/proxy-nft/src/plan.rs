@@ -1,9 +1,20 @@
-//! Pure rule generation: the proxy model in, the list of table operations out (kube-proxy's
-//! nftables layout in one table of ferry's own), for a full rebuild or for a few changed
-//! service ports given what is programmed now.
+//! Pure rule generation: the proxy model in, the list of table operations out, for a full
+//! rebuild or for a few changed service ports given what is programmed now.
+//!
+//! The layout keeps the kernel's work per change small. nf_tables re-checks every chain
+//! reachable from the base chains (for loops and hook restrictions) after any transaction that
+//! adds a rule with a jump, a lookup, NAT or an immediate, or a verdict-map element that jumps;
+//! elements of plain sets and data maps never cost that. So a service port without affinity
+//! has no chain of its own: `service-ips` sends it to the shared chain of its endpoint count,
+//! `endpoints-N`, which DNATs to `ip daddr . meta l4proto . th dport . numgen random mod N map
+//! @service-endpoints`, and its endpoints are that data map's elements under its address and
+//! slots 0..N. An endpoint that comes or goes while the count stays the same changes elements
+//! only; a new count re-points one `service-ips` element, and the check then walks a table of
+//! a few dozen rules. Ports with ClientIP affinity (rare) keep a chain each.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::hash::Hash;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -11,10 +22,10 @@ use ferry_nft::{BaseChain, ChainType, FlowMatch, HookPoint, KeyField, SetKind, S
 use ferry_proxy::{ChangedServices, ProxyModel, ServicePort, ServicePortName, TransportProtocol};
 
 use crate::config::{NftConfig, PodEgress};
-use crate::names::{endpoint_chain, service_chain};
+use crate::names::{picker_chain, service_chain};
 use crate::rules::{
-    Rule, AFFINITY, CLUSTER_IPS, NO_ENDPOINT_NODEPORTS, NO_ENDPOINT_SERVICES, REJECT_CHAIN,
-    SERVICE_IPS, SERVICE_NODEPORTS,
+    Rule, AFFINITY, CLUSTER_IPS, HAIRPIN, NODEPORT_ENDPOINTS, NO_ENDPOINT_NODEPORTS,
+    NO_ENDPOINT_SERVICES, REJECT_CHAIN, SERVICE_ENDPOINTS, SERVICE_IPS, SERVICE_NODEPORTS,
 };
 
 /// One operation on ferry's table, in batch order.
@@ -47,40 +58,71 @@ pub(crate) enum Op {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct MapElement {
     pub(crate) key: Key,
-    /// The chain a verdict map element jumps to (`goto`); `None` in plain sets.
-    pub(crate) goto: Option<String>,
+    /// `None` in plain sets.
+    pub(crate) data: Option<Data>,
 }
 
-/// The key of a map element.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The key of an element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Key {
     /// `ip . proto . port`.
     Service(Ipv4Addr, TransportProtocol, u16),
     /// `proto . port` of a node port.
     NodePort(TransportProtocol, u16),
+    /// `ip . proto . port . slot`: one endpoint of a service address.
+    ServiceSlot(Ipv4Addr, TransportProtocol, u16, u32),
+    /// `proto . port . slot`: one endpoint of a node port.
+    NodePortSlot(TransportProtocol, u16, u32),
     /// An address (the `cluster-ips` set).
     Ip(Ipv4Addr),
+    /// `ip . ip`: an endpoint reaching itself (the `hairpin` set).
+    Hairpin(Ipv4Addr),
 }
 
-/// What is programmed for one service port, to undo it later.
+/// What a map element maps to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Data {
+    /// `goto CHAIN` in a verdict map.
+    Goto(String),
+    /// `ip . port` of an endpoint in a slot map.
+    Endpoint(SocketAddrV4),
+}
+
+/// Where a service port's traffic goes to pick an endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Picker {
+    /// The shared chain of ports without affinity with this many endpoints.
+    Shared(u32),
+    /// A chain of its own (ClientIP affinity).
+    Own(String),
+}
+
+/// What is programmed for one service port, to undo or update it later.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Programmed {
-    chains: Vec<String>,
-    /// Identifies each endpoint in the shared `affinity` set; never reused, so a client's
-    /// stale affinity entry can not lead to another service's endpoint.
+    /// `None` when it has no endpoint (and rejects).
+    picker: Option<Picker>,
+    /// The usable endpoints by slot. A kept endpoint keeps its slot across changes, so that a
+    /// change rewrites only the slots of the endpoints that came or went.
+    slots: Vec<SocketAddrV4>,
+    /// With affinity, each endpoint's id in the shared `affinity` set; never reused, so a
+    /// client's stale affinity entry can not lead to another service's endpoint.
     endpoint_ids: Vec<(SocketAddrV4, u32)>,
+    /// The elements only this port owns (not the shared `cluster-ips` and `hairpin` ones).
     elements: Vec<(&'static str, MapElement)>,
     cluster_ip: Ipv4Addr,
     port: u16,
     protocol: TransportProtocol,
-    usable: Vec<SocketAddrV4>,
 }
 
-/// Everything programmed: per service port, and how many ports share each cluster IP.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Everything programmed: per service port, and how many ports share each cluster IP, hairpin
+/// address and picker chain.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct State {
     services: HashMap<ServicePortName, Programmed>,
-    cluster_ips: HashMap<Ipv4Addr, usize>,
+    cluster_ips: RefCounts<Ipv4Addr>,
+    hairpins: RefCounts<Ipv4Addr>,
+    pickers: RefCounts<u32>,
     next_id: u32,
 }
 
@@ -91,10 +133,76 @@ pub(crate) struct Plan {
     pub(crate) stale_udp_flows: Vec<FlowMatch>,
 }
 
-/// The chains of one service port, as desired.
+/// One service port as desired: what to program and the rules of its own chain, if any.
 struct Desired {
     programmed: Programmed,
-    rules: Vec<(String, Vec<Rule>)>,
+    own_rules: Vec<Rule>,
+}
+
+/// How many users each shared element or chain has.
+#[derive(Clone, Debug)]
+struct RefCounts<K>(HashMap<K, usize>);
+
+impl<K> Default for RefCounts<K> {
+    fn default() -> Self {
+        RefCounts(HashMap::new())
+    }
+}
+
+/// Which shared keys a batch of changes brings in and which it drops.
+struct Shift<K> {
+    added: Vec<K>,
+    removed: Vec<K>,
+}
+
+impl<K: Copy + Eq + Hash + Ord> RefCounts<K> {
+    /// Applies the per-key changes of user counts; returns the keys that went from no user to
+    /// some and from some to none, sorted.
+    fn apply(&mut self, deltas: HashMap<K, i64>) -> Shift<K> {
+        let mut shift = Shift {
+            added: Vec::new(),
+            removed: Vec::new(),
+        };
+        for (key, delta) in deltas {
+            let before = self.0.get(&key).copied().unwrap_or(0);
+            let after = (before as i64 + delta).max(0) as usize;
+            match (before, after) {
+                (0, 1..) => shift.added.push(key),
+                (1.., 0) => shift.removed.push(key),
+                _ => {}
+            }
+            if after == 0 {
+                self.0.remove(&key);
+            } else {
+                self.0.insert(key, after);
+            }
+        }
+        shift.added.sort();
+        shift.removed.sort();
+        shift
+    }
+}
+
+/// The per-key user count changes of one sync, for each kind of shared object.
+#[derive(Default)]
+struct SharedDeltas {
+    cluster_ips: HashMap<Ipv4Addr, i64>,
+    hairpins: HashMap<Ipv4Addr, i64>,
+    pickers: HashMap<u32, i64>,
+}
+
+impl SharedDeltas {
+    /// Counts `programmed`'s uses, positively (`sign` 1) or negatively (-1).
+    fn count(&mut self, programmed: &Programmed, sign: i64) {
+        *self.cluster_ips.entry(programmed.cluster_ip).or_default() += sign;
+        let ips: HashSet<Ipv4Addr> = programmed.slots.iter().map(|ep| *ep.ip()).collect();
+        for ip in ips {
+            *self.hairpins.entry(ip).or_default() += sign;
+        }
+        if let Some(Picker::Shared(count)) = programmed.picker {
+            *self.pickers.entry(count).or_default() += sign;
+        }
+    }
 }
 
 const RAW_PREROUTING: &str = "raw-prerouting";
@@ -121,31 +229,40 @@ pub(crate) fn full(model: &ProxyModel, config: &NftConfig) -> (Plan, State) {
     let mut ops = vec![Op::AddTable, Op::DeleteTable, Op::AddTable];
     ops.extend(skeleton(config));
     let mut state = State::default();
+    let mut deltas = SharedDeltas::default();
     let mut elements: BTreeMap<&'static str, Vec<MapElement>> = BTreeMap::new();
+    let mut own_chains = Vec::new();
     for (name, port) in &model.services {
         let Some(desired) = desired(name, port, config, None, &mut state.next_id) else {
             continue;
         };
-        add_service(&mut ops, &desired);
+        deltas.count(&desired.programmed, 1);
+        if let Some(Picker::Own(chain)) = &desired.programmed.picker {
+            own_chains.push((chain.clone(), desired.own_rules));
+        }
         for (set, element) in &desired.programmed.elements {
             elements.entry(set).or_default().push(element.clone());
         }
-        let count = state
-            .cluster_ips
-            .entry(desired.programmed.cluster_ip)
-            .or_default();
-        *count += 1;
-        if *count == 1 {
-            elements
-                .entry(CLUSTER_IPS)
-                .or_default()
-                .push(plain(Key::Ip(desired.programmed.cluster_ip)));
-        }
         state.services.insert(name.clone(), desired.programmed);
     }
+    let pickers = state.pickers.apply(deltas.pickers);
+    for count in pickers.added {
+        add_picker(&mut ops, count);
+    }
+    for (chain, rules) in own_chains {
+        add_own_chain(&mut ops, &chain, rules, false);
+    }
+    let cluster_ips = state.cluster_ips.apply(deltas.cluster_ips);
+    let hairpins = state.hairpins.apply(deltas.hairpins);
+    elements.insert(
+        CLUSTER_IPS,
+        cluster_ips.added.into_iter().map(cluster_ip).collect(),
+    );
+    elements.insert(HAIRPIN, hairpins.added.into_iter().map(hairpin).collect());
     ops.extend(
         elements
             .into_iter()
+            .filter(|(_, elements)| !elements.is_empty())
             .map(|(set, elements)| Op::AddElements { set, elements }),
     );
     (
@@ -166,98 +283,90 @@ pub(crate) fn changes(
     config: &NftConfig,
 ) -> Plan {
     let mut plan = Plan::default();
-    let mut cluster_ip_delta: BTreeMap<Ipv4Addr, i64> = BTreeMap::new();
+    let mut deltas = SharedDeltas::default();
+    let (mut deleted, mut added) = (Vec::new(), Vec::new());
+    let mut own_chains = Vec::new();
+    let mut gone_chains = Vec::new();
     for name in &changed.names {
         let old = state.services.remove(name);
         let new = model
             .services
             .get(name)
             .and_then(|port| desired(name, port, config, old.as_ref(), &mut state.next_id));
+        let no_elements = Vec::new();
+        let old_elements = old.as_ref().map_or(&no_elements, |o| &o.elements);
+        let new_elements = new
+            .as_ref()
+            .map_or(&no_elements, |n| &n.programmed.elements);
+        deleted.extend(missing_from(old_elements, new_elements));
+        added.extend(missing_from(new_elements, old_elements));
+        let old_own = old.as_ref().and_then(own_chain);
+        let new_own = new.as_ref().and_then(|n| own_chain(&n.programmed));
+        if let Some(chain) = old_own.filter(|chain| new_own != Some(*chain)) {
+            gone_chains.push(chain.to_string());
+        }
         if let Some(old) = &old {
-            remove_service(&mut plan.ops, old, new.as_ref());
-            *cluster_ip_delta.entry(old.cluster_ip).or_default() -= 1;
+            deltas.count(old, -1);
         }
         if let Some(new) = &new {
-            add_service(&mut plan.ops, new);
-            plan.ops
-                .extend(group_elements(&new.programmed.elements, true));
-            *cluster_ip_delta
-                .entry(new.programmed.cluster_ip)
-                .or_default() += 1;
+            deltas.count(&new.programmed, 1);
         }
         plan.stale_udp_flows.extend(stale_udp_flows(
             old.as_ref(),
             new.as_ref().map(|d| &d.programmed),
         ));
         if let Some(new) = new {
+            if let Some(chain) = own_chain(&new.programmed) {
+                let kept = old_own == Some(chain);
+                own_chains.push((chain.to_string(), new.own_rules, kept));
+            }
             state.services.insert(name.clone(), new.programmed);
         }
     }
-    let (mut add, mut delete) = (Vec::new(), Vec::new());
-    for (ip, delta) in cluster_ip_delta {
-        let before = state.cluster_ips.get(&ip).copied().unwrap_or(0);
-        let after = (before as i64 + delta).max(0) as usize;
-        match (before, after) {
-            (0, 1..) => add.push(plain(Key::Ip(ip))),
-            (1.., 0) => delete.push(plain(Key::Ip(ip))),
-            _ => {}
+    let pickers = state.pickers.apply(deltas.pickers);
+    for count in &pickers.added {
+        add_picker(&mut plan.ops, *count);
+    }
+    for (chain, rules, kept) in own_chains {
+        add_own_chain(&mut plan.ops, &chain, rules, kept);
+    }
+    plan.ops.extend(group_elements(deleted, false));
+    plan.ops.extend(group_elements(added, true));
+    let cluster_ips = state.cluster_ips.apply(deltas.cluster_ips);
+    let hairpins = state.hairpins.apply(deltas.hairpins);
+    for (set, shift, element) in [
+        (
+            CLUSTER_IPS,
+            cluster_ips,
+            cluster_ip as fn(Ipv4Addr) -> MapElement,
+        ),
+        (HAIRPIN, hairpins, hairpin),
+    ] {
+        if !shift.removed.is_empty() {
+            plan.ops.push(Op::DeleteElements {
+                set,
+                elements: shift.removed.into_iter().map(element).collect(),
+            });
         }
-        if after == 0 {
-            state.cluster_ips.remove(&ip);
-        } else {
-            state.cluster_ips.insert(ip, after);
+        if !shift.added.is_empty() {
+            plan.ops.push(Op::AddElements {
+                set,
+                elements: shift.added.into_iter().map(element).collect(),
+            });
         }
     }
-    if !delete.is_empty() {
-        plan.ops.push(Op::DeleteElements {
-            set: CLUSTER_IPS,
-            elements: delete,
-        });
-    }
-    if !add.is_empty() {
-        plan.ops.push(Op::AddElements {
-            set: CLUSTER_IPS,
-            elements: add,
-        });
+    // Chains go last, once no element jumps to them any more.
+    gone_chains.extend(pickers.removed.into_iter().map(picker_chain));
+    for chain in gone_chains {
+        plan.ops.push(Op::FlushChain(chain.clone()));
+        plan.ops.push(Op::DeleteChain(chain));
     }
     plan
 }
 
 /// The table's fixed part: maps, base chains and the rules that dispatch into the maps.
 fn skeleton(config: &NftConfig) -> Vec<Op> {
-    let mut ops = Vec::new();
-    let service_key = vec![
-        KeyField::Ipv4Addr,
-        KeyField::InetProto,
-        KeyField::InetService,
-    ];
-    let nodeport_key = vec![KeyField::InetProto, KeyField::InetService];
-    for (name, key) in [
-        (SERVICE_IPS, &service_key),
-        (SERVICE_NODEPORTS, &nodeport_key),
-        (NO_ENDPOINT_SERVICES, &service_key),
-        (NO_ENDPOINT_NODEPORTS, &nodeport_key),
-    ] {
-        ops.push(Op::AddSet(SetSpec {
-            name: name.to_string(),
-            key: key.clone(),
-            kind: SetKind::VerdictMap,
-        }));
-    }
-    ops.push(Op::AddSet(SetSpec {
-        name: CLUSTER_IPS.to_string(),
-        key: vec![KeyField::Ipv4Addr],
-        kind: SetKind::Set,
-    }));
-    ops.push(Op::AddSet(SetSpec {
-        name: AFFINITY.to_string(),
-        key: vec![KeyField::Ipv4Addr, KeyField::Integer32],
-        // Each update gives its own service's timeout; this default is never used.
-        kind: SetKind::Dynamic {
-            timeout: DEFAULT_AFFINITY_TIMEOUT,
-        },
-    }));
-
+    let mut ops = sets();
     let base = |chain_type, hook, priority| {
         Some(BaseChain {
             chain_type,
@@ -308,10 +417,75 @@ fn skeleton(config: &NftConfig) -> Vec<Op> {
             base,
         });
     }
+    ops.extend(
+        skeleton_rules(config)
+            .into_iter()
+            .map(|(chain, rule)| Op::AddRule {
+                chain: chain.to_string(),
+                rule,
+            }),
+    );
+    ops
+}
 
+/// The table's sets and maps.
+fn sets() -> Vec<Op> {
+    const SLOT_DATA: &[KeyField] = &[KeyField::Ipv4Addr, KeyField::InetService];
+    let service = [
+        KeyField::Ipv4Addr,
+        KeyField::InetProto,
+        KeyField::InetService,
+    ];
+    let nodeport = [KeyField::InetProto, KeyField::InetService];
+    let slot = |key: &[KeyField]| [key, &[KeyField::Tag32]].concat();
+    let specs = [
+        (SERVICE_IPS, service.to_vec(), SetKind::VerdictMap),
+        (SERVICE_NODEPORTS, nodeport.to_vec(), SetKind::VerdictMap),
+        (
+            SERVICE_ENDPOINTS,
+            slot(&service),
+            SetKind::Map { data: SLOT_DATA },
+        ),
+        (
+            NODEPORT_ENDPOINTS,
+            slot(&nodeport),
+            SetKind::Map { data: SLOT_DATA },
+        ),
+        (NO_ENDPOINT_SERVICES, service.to_vec(), SetKind::Set),
+        (NO_ENDPOINT_NODEPORTS, nodeport.to_vec(), SetKind::Set),
+        (CLUSTER_IPS, vec![KeyField::Ipv4Addr], SetKind::Set),
+        (
+            HAIRPIN,
+            vec![KeyField::Ipv4Addr, KeyField::Ipv4Addr],
+            SetKind::Set,
+        ),
+        (
+            AFFINITY,
+            vec![KeyField::Ipv4Addr, KeyField::Tag32],
+            // Each update gives its own service's timeout; this default is never used.
+            SetKind::Dynamic {
+                timeout: DEFAULT_AFFINITY_TIMEOUT,
+            },
+        ),
+    ];
+    specs
+        .into_iter()
+        .map(|(name, key, kind)| {
+            Op::AddSet(SetSpec {
+                name: name.to_string(),
+                key,
+                kind,
+            })
+        })
+        .collect()
+}
+
+/// The rules of the fixed chains.
+fn skeleton_rules(config: &NftConfig) -> Vec<(&'static str, Rule)> {
     let mut rules = vec![
         (NAT_PREROUTING, Rule::Jump(SERVICES)),
         (NAT_OUTPUT, Rule::Jump(SERVICES)),
+        (NAT_POSTROUTING, Rule::MarkHairpin),
         (NAT_POSTROUTING, Rule::Jump(MASQUERADING)),
         (MASQUERADING, Rule::ReturnUnmarked),
         (MASQUERADING, Rule::ClearMark),
@@ -331,8 +505,8 @@ fn skeleton(config: &NftConfig) -> Vec<Op> {
         (FILTER_FORWARD, Rule::NewJump(CLUSTER_IPS_CHECK)),
         (FILTER_OUTPUT, Rule::NewJump(SERVICE_ENDPOINTS_CHECK)),
         (FILTER_OUTPUT_POST_DNAT, Rule::NewJump(CLUSTER_IPS_CHECK)),
-        (SERVICE_ENDPOINTS_CHECK, Rule::NoEndpointDispatch),
-        (NODEPORT_ENDPOINTS_CHECK, Rule::NoEndpointNodePortDispatch),
+        (SERVICE_ENDPOINTS_CHECK, Rule::NoEndpointReject),
+        (NODEPORT_ENDPOINTS_CHECK, Rule::NoEndpointNodePortReject),
         (CLUSTER_IPS_CHECK, Rule::RejectClusterIps),
         (
             CLUSTER_IPS_CHECK,
@@ -369,16 +543,11 @@ fn skeleton(config: &NftConfig) -> Vec<Op> {
             }
         }
     }
-    ops.extend(rules.into_iter().map(|(chain, rule)| Op::AddRule {
-        chain: chain.to_string(),
-        rule,
-    }));
-    ops
+    rules
 }
 
-/// The desired chains and map elements of one service port; `None` for the node-local DNS
-/// address, which the agent answers itself. Ids of `old` are kept, new ones drawn from
-/// `next_id`.
+/// The desired state of one service port; `None` for the node-local DNS address, which the
+/// agent answers itself. Slots and ids of `old` are kept, new ids drawn from `next_id`.
 fn desired(
     name: &ServicePortName,
     port: &ServicePort,
@@ -390,133 +559,219 @@ fn desired(
         return None;
     }
     let mut usable = port.usable_endpoints();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     usable.retain(|ep| seen.insert(*ep));
-    let protocol = name.protocol;
-    let addresses: Vec<Ipv4Addr> = std::iter::once(port.cluster_ip)
-        .chain(port.external_ips.iter().copied())
-        .collect();
-    let mut draw = || {
-        *next_id += 1;
-        *next_id
+    let slots = assign_slots(old.map_or(&[], |o| &o.slots), &usable);
+    let affinity = port.session_affinity.map(|a| a.timeout);
+    let endpoint_ids = match affinity {
+        Some(_) => endpoint_ids(&slots, old, next_id),
+        None => Vec::new(),
     };
-    let endpoint_ids: Vec<(SocketAddrV4, u32)> = usable
+    let picker = match (slots.len(), affinity) {
+        (0, _) => None,
+        (n, None) => Some(Picker::Shared(n as u32)),
+        (_, Some(_)) => Some(Picker::Own(service_chain(name))),
+    };
+    let own_rules = match affinity {
+        Some(timeout) => affinity_rules(name.protocol, &endpoint_ids, timeout),
+        None => Vec::new(),
+    };
+    let programmed = Programmed {
+        elements: elements(name.protocol, port, picker.as_ref(), &slots),
+        picker,
+        slots,
+        endpoint_ids,
+        cluster_ip: port.cluster_ip,
+        port: port.port,
+        protocol: name.protocol,
+    };
+    Some(Desired {
+        programmed,
+        own_rules,
+    })
+}
+
+/// The endpoints by slot: those of `old` keep their slots, new ones fill the slots of the
+/// ones that went and then follow; when fewer came than went, the last ones move down into
+/// the holes.
+fn assign_slots(old: &[SocketAddrV4], usable: &[SocketAddrV4]) -> Vec<SocketAddrV4> {
+    let wanted: HashSet<&SocketAddrV4> = usable.iter().collect();
+    let had: HashSet<&SocketAddrV4> = old.iter().collect();
+    let mut fresh = usable.iter().filter(|ep| !had.contains(ep)).copied();
+    let mut slots: Vec<Option<SocketAddrV4>> = old
         .iter()
-        .map(|ep| {
-            let kept = old.and_then(|o| o.endpoint_ids.iter().find(|(e, _)| e == ep));
-            (*ep, kept.map_or_else(&mut draw, |(_, id)| *id))
+        .map(|ep| match wanted.contains(ep) {
+            true => Some(*ep),
+            false => fresh.next(),
         })
         .collect();
-    let mut desired = Desired {
-        programmed: Programmed {
-            chains: Vec::new(),
-            endpoint_ids,
-            elements: Vec::new(),
-            cluster_ip: port.cluster_ip,
-            port: port.port,
-            protocol,
-            usable: usable.clone(),
-        },
-        rules: Vec::new(),
-    };
-    let elements = &mut desired.programmed.elements;
-    if usable.is_empty() {
-        let reject = Some(REJECT_CHAIN.to_string());
+    slots.extend(fresh.map(Some));
+    let mut i = 0;
+    while i < slots.len() {
+        if slots[i].is_some() {
+            i += 1;
+        } else {
+            // The last slot moves into the hole (or the hole, when last, goes).
+            slots.swap_remove(i);
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// Each endpoint's affinity id: the one it had, or a fresh one.
+fn endpoint_ids(
+    slots: &[SocketAddrV4],
+    old: Option<&Programmed>,
+    next_id: &mut u32,
+) -> Vec<(SocketAddrV4, u32)> {
+    let kept: HashMap<SocketAddrV4, u32> = old
+        .map(|o| o.endpoint_ids.iter().copied().collect())
+        .unwrap_or_default();
+    slots
+        .iter()
+        .map(|ep| {
+            let id = kept.get(ep).copied().unwrap_or_else(|| {
+                *next_id += 1;
+                *next_id
+            });
+            (*ep, id)
+        })
+        .collect()
+}
+
+/// The chain of a port with affinity: a client's remembered endpoint first, else one at
+/// random, remembered.
+fn affinity_rules(
+    proto: TransportProtocol,
+    endpoint_ids: &[(SocketAddrV4, u32)],
+    timeout: Duration,
+) -> Vec<Rule> {
+    let n = endpoint_ids.len() as u32;
+    let keep = endpoint_ids
+        .iter()
+        .map(|(endpoint, endpoint_id)| Rule::KeepAffinity {
+            endpoint_id: *endpoint_id,
+            timeout,
+            proto,
+            endpoint: *endpoint,
+        });
+    let pick = endpoint_ids
+        .iter()
+        .enumerate()
+        .map(|(i, (endpoint, endpoint_id))| Rule::PickWithAffinity {
+            remaining: n - i as u32,
+            endpoint_id: *endpoint_id,
+            timeout,
+            proto,
+            endpoint: *endpoint,
+        });
+    keep.chain(pick).collect()
+}
+
+/// The elements a service port owns: where its addresses and node port lead and, for the
+/// shared pickers, its endpoints by slot; or, without endpoints, the entries that reject.
+fn elements(
+    protocol: TransportProtocol,
+    port: &ServicePort,
+    picker: Option<&Picker>,
+    slots: &[SocketAddrV4],
+) -> Vec<(&'static str, MapElement)> {
+    let addresses = std::iter::once(port.cluster_ip).chain(port.external_ips.iter().copied());
+    let mut elements = Vec::new();
+    let Some(picker) = picker else {
         for ip in addresses {
             elements.push((
                 NO_ENDPOINT_SERVICES,
-                goto(Key::Service(ip, protocol, port.port), &reject),
+                plain(Key::Service(ip, protocol, port.port)),
             ));
         }
         if let Some(node_port) = port.node_port {
             elements.push((
                 NO_ENDPOINT_NODEPORTS,
-                goto(Key::NodePort(protocol, node_port), &reject),
+                plain(Key::NodePort(protocol, node_port)),
             ));
         }
-        return Some(desired);
-    }
-    let svc_chain = service_chain(name);
-    let target = Some(svc_chain.clone());
+        return elements;
+    };
+    let (chain, by_slot) = match picker {
+        Picker::Shared(count) => (picker_chain(*count), true),
+        Picker::Own(chain) => (chain.clone(), false),
+    };
+    let goto = |key| MapElement {
+        key,
+        data: Some(Data::Goto(chain.clone())),
+    };
+    let endpoint = |key, endpoint: &SocketAddrV4| MapElement {
+        key,
+        data: Some(Data::Endpoint(*endpoint)),
+    };
     for ip in addresses {
-        elements.push((
-            SERVICE_IPS,
-            goto(Key::Service(ip, protocol, port.port), &target),
-        ));
+        elements.push((SERVICE_IPS, goto(Key::Service(ip, protocol, port.port))));
+        for (k, ep) in slots.iter().enumerate().filter(|_| by_slot) {
+            let key = Key::ServiceSlot(ip, protocol, port.port, k as u32);
+            elements.push((SERVICE_ENDPOINTS, endpoint(key, ep)));
+        }
     }
     if let Some(node_port) = port.node_port {
-        elements.push((
-            SERVICE_NODEPORTS,
-            goto(Key::NodePort(protocol, node_port), &target),
-        ));
-    }
-    let affinity = port.session_affinity.map(|a| a.timeout);
-    let mut svc_rules = Vec::new();
-    let mut ep_chains = Vec::new();
-    for (ep, endpoint_id) in &desired.programmed.endpoint_ids {
-        let chain = endpoint_chain(name, *ep);
-        let mut rules = vec![Rule::Hairpin { endpoint: *ep.ip() }];
-        if let Some(timeout) = affinity {
-            svc_rules.push(Rule::AffinityCheck {
-                endpoint_id: *endpoint_id,
-                chain: chain.clone(),
-            });
-            rules.push(Rule::AffinityUpdate {
-                endpoint_id: *endpoint_id,
-                timeout,
-            });
+        elements.push((SERVICE_NODEPORTS, goto(Key::NodePort(protocol, node_port))));
+        for (k, ep) in slots.iter().enumerate().filter(|_| by_slot) {
+            let key = Key::NodePortSlot(protocol, node_port, k as u32);
+            elements.push((NODEPORT_ENDPOINTS, endpoint(key, ep)));
         }
-        rules.push(Rule::Dnat {
-            proto: protocol,
-            endpoint: *ep,
-        });
-        ep_chains.push(chain.clone());
-        desired.rules.push((chain, rules));
     }
-    let n = ep_chains.len() as u32;
-    for (i, chain) in ep_chains.iter().enumerate() {
-        svc_rules.push(Rule::PickEndpoint {
-            remaining: n - i as u32,
-            chain: chain.clone(),
-        });
-    }
-    // The service chain is written after its endpoint chains, which it names.
-    desired.rules.push((svc_chain.clone(), svc_rules));
-    desired.programmed.chains = ep_chains;
-    desired.programmed.chains.push(svc_chain);
-    Some(desired)
+    elements
 }
 
-fn add_service(ops: &mut Vec<Op>, desired: &Desired) {
-    for chain in &desired.programmed.chains {
+fn own_chain(programmed: &Programmed) -> Option<&str> {
+    match &programmed.picker {
+        Some(Picker::Own(chain)) => Some(chain),
+        _ => None,
+    }
+}
+
+/// The shared chain for ports of `count` endpoints without affinity.
+fn add_picker(ops: &mut Vec<Op>, count: u32) {
+    let chain = picker_chain(count);
+    ops.push(Op::AddChain {
+        name: chain.clone(),
+        base: None,
+    });
+    for nodeport in [false, true] {
+        ops.push(Op::AddRule {
+            chain: chain.clone(),
+            rule: Rule::PickSlot { nodeport, count },
+        });
+    }
+}
+
+/// A port's own chain with its rules; a `kept` chain is emptied first.
+fn add_own_chain(ops: &mut Vec<Op>, chain: &str, rules: Vec<Rule>, kept: bool) {
+    if kept {
+        ops.push(Op::FlushChain(chain.to_string()));
+    } else {
         ops.push(Op::AddChain {
-            name: chain.clone(),
+            name: chain.to_string(),
             base: None,
         });
     }
-    for (chain, rules) in &desired.rules {
-        for rule in rules {
-            ops.push(Op::AddRule {
-                chain: chain.clone(),
-                rule: rule.clone(),
-            });
-        }
-    }
+    ops.extend(rules.into_iter().map(|rule| Op::AddRule {
+        chain: chain.to_string(),
+        rule,
+    }));
 }
 
-/// Undoes `old`: its map elements go, its chains are emptied, and the chains that `new` does
-/// not keep are deleted (after everything that referred to them is gone).
-fn remove_service(ops: &mut Vec<Op>, old: &Programmed, new: Option<&Desired>) {
-    ops.extend(group_elements(&old.elements, false));
-    for chain in &old.chains {
-        ops.push(Op::FlushChain(chain.clone()));
-    }
-    let kept_chains: &[String] = new.map_or(&[], |n| &n.programmed.chains);
-    for chain in &old.chains {
-        if !kept_chains.contains(chain) {
-            ops.push(Op::DeleteChain(chain.clone()));
-        }
-    }
+/// The elements of `these` that `those` does not hold as they are (a different data counts as
+/// missing: maps replace an element by deleting and adding it).
+fn missing_from(
+    these: &[(&'static str, MapElement)],
+    those: &[(&'static str, MapElement)],
+) -> Vec<(&'static str, MapElement)> {
+    let those: HashSet<&(&'static str, MapElement)> = those.iter().collect();
+    these
+        .iter()
+        .filter(|element| !those.contains(element))
+        .cloned()
+        .collect()
 }
 
 /// kube-proxy's stale UDP fix: flows to endpoints that went away, and flows to the service
@@ -525,16 +780,16 @@ fn stale_udp_flows(old: Option<&Programmed>, new: Option<&Programmed>) -> Vec<Fl
     let is_udp = |p: &Programmed| p.protocol == TransportProtocol::Udp;
     let mut flows = Vec::new();
     if let Some(old) = old.filter(|p| is_udp(p)) {
-        let kept: &[SocketAddrV4] = new.map_or(&[], |n| &n.usable);
+        let kept: &[SocketAddrV4] = new.map_or(&[], |n| &n.slots);
         flows.extend(
-            old.usable
+            old.slots
                 .iter()
                 .filter(|ep| !kept.contains(ep))
                 .map(|ep| FlowMatch::ReplySource(*ep)),
         );
     }
-    if let Some(new) = new.filter(|p| is_udp(p) && !p.usable.is_empty()) {
-        if old.is_none_or(|o| o.usable.is_empty()) {
+    if let Some(new) = new.filter(|p| is_udp(p) && !p.slots.is_empty()) {
+        if old.is_none_or(|o| o.slots.is_empty()) {
             flows.push(FlowMatch::OriginalDestination(SocketAddrV4::new(
                 new.cluster_ip,
                 new.port,
@@ -544,10 +799,11 @@ fn stale_udp_flows(old: Option<&Programmed>, new: Option<&Programmed>) -> Vec<Fl
     flows
 }
 
-fn group_elements(elements: &[(&'static str, MapElement)], add: bool) -> Vec<Op> {
+/// Element operations, one per set, in set order.
+fn group_elements(elements: Vec<(&'static str, MapElement)>, add: bool) -> Vec<Op> {
     let mut by_set: BTreeMap<&'static str, Vec<MapElement>> = BTreeMap::new();
     for (set, element) in elements {
-        by_set.entry(set).or_default().push(element.clone());
+        by_set.entry(set).or_default().push(element);
     }
     by_set
         .into_iter()
@@ -561,15 +817,16 @@ fn group_elements(elements: &[(&'static str, MapElement)], add: bool) -> Vec<Op>
         .collect()
 }
 
-fn goto(key: Key, chain: &Option<String>) -> MapElement {
-    MapElement {
-        key,
-        goto: chain.clone(),
-    }
+fn plain(key: Key) -> MapElement {
+    MapElement { key, data: None }
 }
 
-fn plain(key: Key) -> MapElement {
-    MapElement { key, goto: None }
+fn cluster_ip(ip: Ipv4Addr) -> MapElement {
+    plain(Key::Ip(ip))
+}
+
+fn hairpin(ip: Ipv4Addr) -> MapElement {
+    plain(Key::Hairpin(ip))
 }
 
 impl fmt::Display for Op {
@@ -619,12 +876,22 @@ impl fmt::Display for MapElement {
         match self.key {
             Key::Service(ip, proto, port) => write!(f, "{ip} . {} . {port}", proto.as_str())?,
             Key::NodePort(proto, port) => write!(f, "{} . {port}", proto.as_str())?,
+            Key::ServiceSlot(ip, proto, port, slot) => {
+                write!(f, "{ip} . {} . {port} . {slot}", proto.as_str())?
+            }
+            Key::NodePortSlot(proto, port, slot) => {
+                write!(f, "{} . {port} . {slot}", proto.as_str())?
+            }
             Key::Ip(ip) => write!(f, "{ip}")?,
+            Key::Hairpin(ip) => write!(f, "{ip} . {ip}")?,
         }
-        if let Some(chain) = &self.goto {
-            write!(f, " : goto {chain}")?;
+        match &self.data {
+            None => Ok(()),
+            Some(Data::Goto(chain)) => write!(f, " : goto {chain}"),
+            Some(Data::Endpoint(endpoint)) => {
+                write!(f, " : {} . {}", endpoint.ip(), endpoint.port())
+            }
         }
-        Ok(())
     }
 }
 
@@ -663,6 +930,10 @@ mod tests {
         }
     }
 
+    fn addrs(eps: &[&str]) -> Vec<SocketAddrV4> {
+        eps.iter().map(|e| e.parse().unwrap()).collect()
+    }
+
     /// The operations as nft-like lines, with the hashes of generated names blanked out.
     fn render(ops: &[Op]) -> Vec<String> {
         ops.iter()
@@ -677,25 +948,22 @@ mod tests {
                         out.push_str(part);
                     }
                 }
-                let mut blanked = String::new();
-                for (i, part) in out.split("ep-").enumerate() {
-                    if i > 0 {
-                        blanked.push_str("ep-H");
-                        blanked.push_str(&part[16.min(part.len())..]);
-                    } else {
-                        blanked.push_str(part);
-                    }
-                }
-                blanked
+                out
             })
             .collect()
     }
 
-    fn service_ops(plan: &Plan) -> Vec<String> {
-        render(&plan.ops)
-            .into_iter()
-            .filter(|l| l.contains("svc-") || l.contains("ep-") || l.contains("element"))
-            .collect()
+    /// The lines about services: their chains, rules and elements (after the table's
+    /// replacement and fixed part).
+    fn service_ops(plan: &Plan, config: &NftConfig) -> Vec<String> {
+        render(&plan.ops[3 + skeleton(config).len()..])
+    }
+
+    fn only(names: &[&ServicePortName]) -> ChangedServices {
+        ChangedServices {
+            names: names.iter().map(|n| (*n).clone()).collect(),
+            full: false,
+        }
     }
 
     #[test]
@@ -708,6 +976,11 @@ mod tests {
         model
             .services
             .insert(name("kubia", TransportProtocol::Tcp), kubia);
+        let mut web = port("10.96.0.52", &["10.244.0.5:8080", "10.244.0.7:8080"]);
+        web.node_port = Some(30080);
+        model
+            .services
+            .insert(name("web", TransportProtocol::Tcp), web);
         model.services.insert(
             name("empty", TransportProtocol::Udp),
             port("10.96.0.51", &[]),
@@ -722,40 +995,36 @@ mod tests {
             ..NftConfig::default()
         };
         let (plan, _) = full(&model, &config);
-        let ep5 = "ep-H-default/kubia/tcp/__10.244.0.5/8080";
-        let ep6 = "ep-H-default/kubia/tcp/__10.244.0.6/8080";
         let svc = "svc-H-default/kubia/tcp/";
         let expected = vec![
-            format!("add chain {ep5}"),
-            format!("add chain {ep6}"),
+            "add chain endpoints-2".to_string(),
+            "add rule endpoints-2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints".to_string(),
+            "add rule endpoints-2 dnat ip to meta l4proto . th dport . numgen random mod 2 map @nodeport-endpoints".to_string(),
             format!("add chain {svc}"),
-            format!("add rule {ep5} ip saddr 10.244.0.5 meta mark set meta mark | 0x00004000"),
-            format!("add rule {ep5} update @affinity {{ ip saddr . 1 timeout 60s }}"),
-            format!("add rule {ep5} meta l4proto tcp dnat to 10.244.0.5:8080"),
-            format!("add rule {ep6} ip saddr 10.244.0.6 meta mark set meta mark | 0x00004000"),
-            format!("add rule {ep6} update @affinity {{ ip saddr . 2 timeout 60s }}"),
-            format!("add rule {ep6} meta l4proto tcp dnat to 10.244.0.6:8080"),
-            format!("add rule {svc} ip saddr . 1 @affinity goto {ep5}"),
-            format!("add rule {svc} ip saddr . 2 @affinity goto {ep6}"),
-            format!("add rule {svc} numgen random mod 2 == 0 goto {ep5}"),
-            format!("add rule {svc} goto {ep6}"),
-            "add element cluster-ips { 10.96.0.51, 10.96.0.50 }".to_string(),
-            "add element no-endpoint-services { 10.96.0.51 . udp . 80 : goto reject-chain }"
-                .to_string(),
-            format!("add element service-ips {{ 10.96.0.50 . tcp . 80 : goto {svc} }}"),
+            format!("add rule {svc} ip saddr . 1 @affinity update @affinity {{ ip saddr . 1 timeout 60s }} meta l4proto tcp dnat to 10.244.0.5:8080"),
+            format!("add rule {svc} ip saddr . 2 @affinity update @affinity {{ ip saddr . 2 timeout 60s }} meta l4proto tcp dnat to 10.244.0.6:8080"),
+            format!("add rule {svc} numgen random mod 2 == 0 update @affinity {{ ip saddr . 1 timeout 60s }} meta l4proto tcp dnat to 10.244.0.5:8080"),
+            format!("add rule {svc} update @affinity {{ ip saddr . 2 timeout 60s }} meta l4proto tcp dnat to 10.244.0.6:8080"),
+            "add element cluster-ips { 10.96.0.50, 10.96.0.51, 10.96.0.52 }".to_string(),
+            "add element hairpin { 10.244.0.5 . 10.244.0.5, 10.244.0.6 . 10.244.0.6, 10.244.0.7 . 10.244.0.7 }".to_string(),
+            "add element no-endpoint-services { 10.96.0.51 . udp . 80 }".to_string(),
+            "add element nodeport-endpoints { tcp . 30080 . 0 : 10.244.0.5 . 8080, tcp . 30080 . 1 : 10.244.0.7 . 8080 }".to_string(),
+            "add element service-endpoints { 10.96.0.52 . tcp . 80 . 0 : 10.244.0.5 . 8080, 10.96.0.52 . tcp . 80 . 1 : 10.244.0.7 . 8080 }".to_string(),
+            format!("add element service-ips {{ 10.96.0.50 . tcp . 80 : goto {svc}, 10.96.0.52 . tcp . 80 : goto endpoints-2 }}"),
+            "add element service-nodeports { tcp . 30080 : goto endpoints-2 }".to_string(),
         ];
-        assert_eq!(service_ops(&plan), expected);
+        assert_eq!(service_ops(&plan, &config), expected);
         // The DNS address gets notrack rules and no service entry.
         let all = render(&plan.ops).join("\n");
         assert!(all.contains(
             "add rule raw-prerouting ip daddr 10.96.0.10 meta l4proto udp th dport 53 notrack"
         ));
-        assert!(!all.contains("kube-dns"));
+        assert!(!all.contains("kube-dns") && !all.contains("10.244.0.9"));
         assert!(all.starts_with("add table\ndelete table\nadd table\n"));
     }
 
     #[test]
-    fn change_touches_only_the_named_service() {
+    fn endpoint_change_with_the_same_count_changes_elements_only() {
         let mut model = ProxyModel::default();
         let a = name("a", TransportProtocol::Udp);
         let b = name("b", TransportProtocol::Tcp);
@@ -763,64 +1032,173 @@ mod tests {
             a.clone(),
             port("10.96.0.1", &["10.244.0.5:53", "10.244.0.6:53"]),
         );
+        model.services.insert(
+            b.clone(),
+            port("10.96.0.2", &["10.244.0.7:80", "10.244.0.8:80"]),
+        );
+        let config = NftConfig::default();
+        let (_, mut state) = full(&model, &config);
+
+        model.services.insert(
+            a.clone(),
+            port("10.96.0.1", &["10.244.0.8:53", "10.244.0.5:53"]),
+        );
+        let plan = changes(&model, &only(&[&a]), &mut state, &config);
+        // 10.244.0.5 keeps its slot, 10.244.0.8 takes 10.244.0.6's; the hairpin set still holds
+        // 10.244.0.8, which b uses too.
+        assert_eq!(
+            render(&plan.ops),
+            vec![
+                "delete element service-endpoints { 10.96.0.1 . udp . 80 . 1 : 10.244.0.6 . 53 }",
+                "add element service-endpoints { 10.96.0.1 . udp . 80 . 1 : 10.244.0.8 . 53 }",
+                "delete element hairpin { 10.244.0.6 . 10.244.0.6 }",
+            ]
+        );
+        assert_eq!(
+            plan.stale_udp_flows,
+            vec![FlowMatch::ReplySource("10.244.0.6:53".parse().unwrap())]
+        );
+    }
+
+    #[test]
+    fn count_changes_move_the_port_to_another_picker() {
+        let mut model = ProxyModel::default();
+        let a = name("a", TransportProtocol::Tcp);
+        let b = name("b", TransportProtocol::Tcp);
+        model.services.insert(
+            a.clone(),
+            port("10.96.0.1", &["10.244.0.5:80", "10.244.0.6:80"]),
+        );
         model
             .services
             .insert(b.clone(), port("10.96.0.2", &["10.244.0.7:80"]));
         let config = NftConfig::default();
         let (_, mut state) = full(&model, &config);
 
-        model.services.insert(
-            a.clone(),
-            port("10.96.0.1", &["10.244.0.5:53", "10.244.0.8:53"]),
-        );
-        let changed = ChangedServices {
-            names: [a.clone()].into(),
-            full: false,
-        };
-        let plan = changes(&model, &changed, &mut state, &config);
-        let ep5 = "ep-H-default/a/udp/__10.244.0.5/53";
-        let ep6 = "ep-H-default/a/udp/__10.244.0.6/53";
-        let ep8 = "ep-H-default/a/udp/__10.244.0.8/53";
-        let svc = "svc-H-default/a/udp/";
-        let expected = vec![
-            format!("delete element service-ips {{ 10.96.0.1 . udp . 80 : goto {svc} }}"),
-            format!("flush chain {ep5}"),
-            format!("flush chain {ep6}"),
-            format!("flush chain {svc}"),
-            format!("delete chain {ep6}"),
-            format!("add chain {ep5}"),
-            format!("add chain {ep8}"),
-            format!("add chain {svc}"),
-            format!("add rule {ep5} ip saddr 10.244.0.5 meta mark set meta mark | 0x00004000"),
-            format!("add rule {ep5} meta l4proto udp dnat to 10.244.0.5:53"),
-            format!("add rule {ep8} ip saddr 10.244.0.8 meta mark set meta mark | 0x00004000"),
-            format!("add rule {ep8} meta l4proto udp dnat to 10.244.0.8:53"),
-            format!("add rule {svc} numgen random mod 2 == 0 goto {ep5}"),
-            format!("add rule {svc} goto {ep8}"),
-            format!("add element service-ips {{ 10.96.0.1 . udp . 80 : goto {svc} }}"),
-        ];
-        assert_eq!(render(&plan.ops), expected);
+        // a goes down to one endpoint: it joins b's picker, and the picker of two goes.
+        model
+            .services
+            .insert(a.clone(), port("10.96.0.1", &["10.244.0.6:80"]));
+        let plan = changes(&model, &only(&[&a]), &mut state, &config);
         assert_eq!(
-            plan.stale_udp_flows,
-            vec![FlowMatch::ReplySource("10.244.0.6:53".parse().unwrap())]
+            render(&plan.ops),
+            vec![
+                "delete element service-endpoints { 10.96.0.1 . tcp . 80 . 0 : 10.244.0.5 . 80, 10.96.0.1 . tcp . 80 . 1 : 10.244.0.6 . 80 }",
+                "delete element service-ips { 10.96.0.1 . tcp . 80 : goto endpoints-2 }",
+                "add element service-endpoints { 10.96.0.1 . tcp . 80 . 0 : 10.244.0.6 . 80 }",
+                "add element service-ips { 10.96.0.1 . tcp . 80 : goto endpoints-1 }",
+                "delete element hairpin { 10.244.0.5 . 10.244.0.5 }",
+                "flush chain endpoints-2",
+                "delete chain endpoints-2",
+            ]
         );
 
-        // Removing the last endpoint: rejected at once, its flows forgotten; removing the
-        // service: its cluster IP leaves the set.
+        // No endpoint: rejected; removed: its cluster IP leaves the set, b is not touched.
         model.services.insert(a.clone(), port("10.96.0.1", &[]));
-        let plan = changes(&model, &changed, &mut state, &config);
-        let lines = render(&plan.ops);
-        assert!(lines.contains(
-            &"add element no-endpoint-services { 10.96.0.1 . udp . 80 : goto reject-chain }"
-                .to_string()
-        ));
-        assert_eq!(plan.stale_udp_flows.len(), 2);
+        let plan = changes(&model, &only(&[&a]), &mut state, &config);
+        assert!(render(&plan.ops)
+            .contains(&"add element no-endpoint-services { 10.96.0.1 . tcp . 80 }".to_string()));
         model.services.remove(&a);
-        let plan = changes(&model, &changed, &mut state, &config);
+        let plan = changes(&model, &only(&[&a]), &mut state, &config);
         assert_eq!(
-            render(&plan.ops).last().unwrap(),
-            "delete element cluster-ips { 10.96.0.1 }"
+            render(&plan.ops),
+            vec![
+                "delete element no-endpoint-services { 10.96.0.1 . tcp . 80 }",
+                "delete element cluster-ips { 10.96.0.1 }",
+            ]
         );
-        assert!(!render(&plan.ops).iter().any(|l| l.contains("/b/")));
+    }
+
+    #[test]
+    fn affinity_ports_keep_their_chain_and_endpoint_ids() {
+        let mut model = ProxyModel::default();
+        let a = name("a", TransportProtocol::Tcp);
+        let mut with_affinity = port("10.96.0.1", &["10.244.0.5:80", "10.244.0.6:80"]);
+        with_affinity.session_affinity = Some(SessionAffinity {
+            timeout: Duration::from_secs(10),
+        });
+        model.services.insert(a.clone(), with_affinity.clone());
+        let config = NftConfig::default();
+        let (_, mut state) = full(&model, &config);
+
+        with_affinity.endpoints.remove(0);
+        model.services.insert(a.clone(), with_affinity);
+        let plan = changes(&model, &only(&[&a]), &mut state, &config);
+        let svc = "svc-H-default/a/tcp/";
+        assert_eq!(
+            render(&plan.ops),
+            vec![
+                format!("flush chain {svc}"),
+                format!("add rule {svc} ip saddr . 2 @affinity update @affinity {{ ip saddr . 2 timeout 10s }} meta l4proto tcp dnat to 10.244.0.6:80"),
+                format!("add rule {svc} update @affinity {{ ip saddr . 2 timeout 10s }} meta l4proto tcp dnat to 10.244.0.6:80"),
+                "delete element hairpin { 10.244.0.5 . 10.244.0.5 }".to_string(),
+            ]
+        );
+
+        // Without affinity it moves to a shared picker and its chain goes.
+        model.services.get_mut(&a).unwrap().session_affinity = None;
+        let plan = changes(&model, &only(&[&a]), &mut state, &config);
+        let lines = render(&plan.ops);
+        assert_eq!(lines[0], "add chain endpoints-1");
+        assert_eq!(
+            lines[lines.len() - 2..],
+            [format!("flush chain {svc}"), format!("delete chain {svc}")]
+        );
+    }
+
+    #[test]
+    fn slots_are_kept_and_holes_filled() {
+        type Case = (
+            &'static str,
+            &'static [&'static str],
+            &'static [&'static str],
+            &'static [&'static str],
+        );
+        let cases: &[Case] = &[
+            (
+                "fresh",
+                &[],
+                &["1.1.1.1:1", "1.1.1.2:1"],
+                &["1.1.1.1:1", "1.1.1.2:1"],
+            ),
+            (
+                "same, reordered",
+                &["1.1.1.1:1", "1.1.1.2:1"],
+                &["1.1.1.2:1", "1.1.1.1:1"],
+                &["1.1.1.1:1", "1.1.1.2:1"],
+            ),
+            (
+                "one replaced",
+                &["1.1.1.1:1", "1.1.1.2:1", "1.1.1.3:1"],
+                &["1.1.1.1:1", "1.1.1.9:1", "1.1.1.3:1"],
+                &["1.1.1.1:1", "1.1.1.9:1", "1.1.1.3:1"],
+            ),
+            (
+                "first removed: the last moves down",
+                &["1.1.1.1:1", "1.1.1.2:1", "1.1.1.3:1"],
+                &["1.1.1.2:1", "1.1.1.3:1"],
+                &["1.1.1.3:1", "1.1.1.2:1"],
+            ),
+            (
+                "two removed, last among them",
+                &["1.1.1.1:1", "1.1.1.2:1", "1.1.1.3:1", "1.1.1.4:1"],
+                &["1.1.1.2:1", "1.1.1.3:1"],
+                &["1.1.1.3:1", "1.1.1.2:1"],
+            ),
+            (
+                "added at the end",
+                &["1.1.1.1:1"],
+                &["1.1.1.2:1", "1.1.1.1:1"],
+                &["1.1.1.1:1", "1.1.1.2:1"],
+            ),
+            ("all gone", &["1.1.1.1:1"], &[], &[]),
+        ];
+        for (what, old, usable, want) in cases {
+            assert_eq!(
+                assign_slots(&addrs(old), &addrs(usable)),
+                addrs(want),
+                "{what}"
+            );
+        }
     }
 }

@@ -20,9 +20,12 @@ const RTN_LOCAL: u32 = 2;
 
 pub(crate) const SERVICE_IPS: &str = "service-ips";
 pub(crate) const SERVICE_NODEPORTS: &str = "service-nodeports";
+pub(crate) const SERVICE_ENDPOINTS: &str = "service-endpoints";
+pub(crate) const NODEPORT_ENDPOINTS: &str = "nodeport-endpoints";
 pub(crate) const NO_ENDPOINT_SERVICES: &str = "no-endpoint-services";
 pub(crate) const NO_ENDPOINT_NODEPORTS: &str = "no-endpoint-nodeports";
 pub(crate) const CLUSTER_IPS: &str = "cluster-ips";
+pub(crate) const HAIRPIN: &str = "hairpin";
 pub(crate) const REJECT_CHAIN: &str = "reject-chain";
 pub(crate) const AFFINITY: &str = "affinity";
 
@@ -47,10 +50,10 @@ pub(crate) enum Rule {
     MarkNodePorts,
     /// `fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports`.
     NodePortDispatch,
-    /// `ip daddr . meta l4proto . th dport vmap @no-endpoint-services`.
-    NoEndpointDispatch,
-    /// `fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports`.
-    NoEndpointNodePortDispatch,
+    /// `ip daddr . meta l4proto . th dport @no-endpoint-services goto reject-chain`.
+    NoEndpointReject,
+    /// `fib daddr type local meta l4proto . th dport @no-endpoint-nodeports goto reject-chain`.
+    NoEndpointNodePortReject,
     /// `ip daddr @cluster-ips goto reject-chain`.
     RejectClusterIps,
     /// `ip daddr CIDR drop`.
@@ -68,23 +71,32 @@ pub(crate) enum Rule {
         proto: TransportProtocol,
         port: u16,
     },
-    /// `ip saddr . ENDPOINT-ID @affinity goto ep-…`: ClientIP affinity, checked before
-    /// picking at random.
-    AffinityCheck { endpoint_id: u32, chain: String },
-    /// `numgen random mod N == 0 goto ep-…`: endpoint `i` of `n` is taken with probability
-    /// 1/(n-i) when the earlier ones were not, which picks uniformly (iptables' cascade);
-    /// `remaining` is n-i, and the last endpoint is a plain `goto`.
-    ///
-    /// Not `numgen random mod n vmap { … }`: an anonymous map per service costs O(n²) in the
-    /// kernel (it names each by scanning every set of the table), and one shared map is
-    /// walked whole by the kernel's loop check for every rule that looks into it.
-    PickEndpoint { remaining: u32, chain: String },
-    /// `ip saddr EP meta mark set mark | 0x4000`: a pod reaching itself through its service.
-    Hairpin { endpoint: Ipv4Addr },
-    /// `update @affinity { ip saddr . ENDPOINT-ID timeout T }`.
-    AffinityUpdate { endpoint_id: u32, timeout: Duration },
-    /// `meta l4proto P dnat to EP:PORT`.
-    Dnat {
+    /// `ct status dnat ip saddr . ip daddr @hairpin meta mark set mark | 0x4000`: a pod that
+    /// reached itself through a service is masqueraded, so that its reply comes back through
+    /// the node.
+    MarkHairpin,
+    /// `dnat ip to ip daddr . meta l4proto . th dport . numgen random mod N map
+    /// @service-endpoints` (or, for node ports, `meta l4proto . th dport . numgen random mod N
+    /// map @nodeport-endpoints`): every service port without affinity that has `count`
+    /// endpoints shares one chain of these two rules; its endpoints are the map's elements
+    /// under its address and slots 0..N, so that endpoint changes are element changes only.
+    PickSlot { nodeport: bool, count: u32 },
+    /// `ip saddr . ENDPOINT-ID @affinity update @affinity { ip saddr . ENDPOINT-ID timeout T }
+    /// meta l4proto P dnat to EP:PORT`: ClientIP affinity, checked before picking at random.
+    KeepAffinity {
+        endpoint_id: u32,
+        timeout: Duration,
+        proto: TransportProtocol,
+        endpoint: SocketAddrV4,
+    },
+    /// `numgen random mod N == 0 update @affinity { ip saddr . ENDPOINT-ID timeout T } meta
+    /// l4proto P dnat to EP:PORT`: endpoint `i` of `n` is taken with probability 1/(n-i) when
+    /// the earlier ones were not, which picks uniformly (iptables' cascade); `remaining` is
+    /// n-i, and the last endpoint's rule has no `numgen`.
+    PickWithAffinity {
+        remaining: u32,
+        endpoint_id: u32,
+        timeout: Duration,
         proto: TransportProtocol,
         endpoint: SocketAddrV4,
     },
@@ -138,10 +150,17 @@ impl Rule {
                 e.extend(vmap(build::proto_dport(), SERVICE_NODEPORTS));
                 e
             }
-            Rule::NoEndpointDispatch => vmap(build::daddr_proto_dport(), NO_ENDPOINT_SERVICES),
-            Rule::NoEndpointNodePortDispatch => {
+            Rule::NoEndpointReject => {
+                let mut e = build::daddr_proto_dport();
+                e.push(lookup(NO_ENDPOINT_SERVICES, None));
+                e.push(Expr::Verdict(Verdict::Goto(REJECT_CHAIN.to_string())));
+                e
+            }
+            Rule::NoEndpointNodePortReject => {
                 let mut e = local_daddr();
-                e.extend(vmap(build::proto_dport(), NO_ENDPOINT_NODEPORTS));
+                e.extend(build::proto_dport());
+                e.push(lookup(NO_ENDPOINT_NODEPORTS, None));
+                e.push(Expr::Verdict(Verdict::Goto(REJECT_CHAIN.to_string())));
                 e
             }
             Rule::RejectClusterIps => vec![
@@ -184,52 +203,92 @@ impl Rule {
                 e.push(Expr::Notrack);
                 e
             }
-            Rule::AffinityCheck { endpoint_id, chain } => {
-                let mut e = client_and_endpoint(*endpoint_id);
-                e.push(lookup(AFFINITY, None));
-                e.push(Expr::Verdict(Verdict::Goto(chain.clone())));
-                e
-            }
-            Rule::PickEndpoint { remaining, chain } => {
-                let goto = Expr::Verdict(Verdict::Goto(chain.clone()));
-                if *remaining <= 1 {
-                    return vec![goto];
-                }
-                vec![
-                    Expr::NumgenRandom {
-                        dreg: Reg::R1,
-                        modulus: *remaining,
-                    },
-                    Expr::Cmp {
-                        sreg: Reg::R1,
-                        op: CmpOp::Eq,
-                        data: vec![0; 4],
-                    },
-                    goto,
-                ]
-            }
-            Rule::Hairpin { endpoint } => {
-                let mut e = build::ip_addr_cmp(IpField::Source, CmpOp::Eq, *endpoint);
+            Rule::MarkHairpin => {
+                let mut e = build::ct_status_any(build::CT_STATUS_DNAT);
+                let regs = Reg::concat_layout(&[4, 4]);
+                e.push(build::ip_addr(IpField::Source, regs[0]));
+                e.push(build::ip_addr(IpField::Destination, regs[1]));
+                e.push(lookup(HAIRPIN, None));
                 e.extend(build::mark_or(MASQ_MARK));
                 e
             }
-            Rule::AffinityUpdate {
-                endpoint_id,
-                timeout,
-            } => {
-                let mut e = client_and_endpoint(*endpoint_id);
-                e.push(Expr::Dynset {
-                    op: DynsetOp::Update,
-                    set: AFFINITY.to_string(),
-                    sreg_key: Reg::R1,
-                    timeout: Some(*timeout),
+            Rule::PickSlot { nodeport, count } => {
+                let (mut e, map, slot) = if *nodeport {
+                    let regs = Reg::concat_layout(&[1, 2, 4]);
+                    (build::proto_dport(), NODEPORT_ENDPOINTS, regs[2])
+                } else {
+                    let regs = Reg::concat_layout(&[4, 1, 2, 4]);
+                    (build::daddr_proto_dport(), SERVICE_ENDPOINTS, regs[3])
+                };
+                // The slot is the key's last field; the data (address . port) comes back in
+                // the key's first registers, as nft lays out `dnat ip to … map`.
+                e.push(Expr::NumgenRandom {
+                    dreg: slot,
+                    modulus: *count,
+                });
+                e.push(lookup(map, Some(Reg::R1)));
+                let data = Reg::concat_layout(&[4, 2]);
+                e.push(Expr::DnatMapped {
+                    addr: data[0],
+                    port: data[1],
                 });
                 e
             }
-            Rule::Dnat { proto, endpoint } => {
-                build::dnat_to(proto_number(*proto), *endpoint.ip(), endpoint.port())
+            Rule::KeepAffinity {
+                endpoint_id,
+                timeout,
+                proto,
+                endpoint,
+            } => {
+                let mut e = client_and_endpoint(*endpoint_id);
+                e.push(lookup(AFFINITY, None));
+                e.push(affinity_update(*timeout));
+                e.extend(build::dnat_to(
+                    proto_number(*proto),
+                    *endpoint.ip(),
+                    endpoint.port(),
+                ));
+                e
+            }
+            Rule::PickWithAffinity {
+                remaining,
+                endpoint_id,
+                timeout,
+                proto,
+                endpoint,
+            } => {
+                let mut e = Vec::new();
+                if *remaining > 1 {
+                    e.push(Expr::NumgenRandom {
+                        dreg: Reg::R1,
+                        modulus: *remaining,
+                    });
+                    e.push(Expr::Cmp {
+                        sreg: Reg::R1,
+                        op: CmpOp::Eq,
+                        data: vec![0; 4],
+                    });
+                }
+                e.extend(client_and_endpoint(*endpoint_id));
+                e.push(affinity_update(*timeout));
+                e.extend(build::dnat_to(
+                    proto_number(*proto),
+                    *endpoint.ip(),
+                    endpoint.port(),
+                ));
+                e
             }
         }
+    }
+}
+
+/// `update @affinity { ip saddr . ENDPOINT-ID timeout T }`, with the key loaded.
+fn affinity_update(timeout: Duration) -> Expr {
+    Expr::Dynset {
+        op: DynsetOp::Update,
+        set: AFFINITY.to_string(),
+        sreg_key: Reg::R1,
+        timeout: Some(timeout),
     }
 }
 
@@ -306,13 +365,13 @@ impl fmt::Display for Rule {
                 f,
                 "fib daddr type local ip daddr != {LOOPBACK} meta l4proto . th dport vmap @{SERVICE_NODEPORTS}"
             ),
-            Rule::NoEndpointDispatch => write!(
+            Rule::NoEndpointReject => write!(
                 f,
-                "ip daddr . meta l4proto . th dport vmap @{NO_ENDPOINT_SERVICES}"
+                "ip daddr . meta l4proto . th dport @{NO_ENDPOINT_SERVICES} goto {REJECT_CHAIN}"
             ),
-            Rule::NoEndpointNodePortDispatch => write!(
+            Rule::NoEndpointNodePortReject => write!(
                 f,
-                "fib daddr type local meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}"
+                "fib daddr type local meta l4proto . th dport @{NO_ENDPOINT_NODEPORTS} goto {REJECT_CHAIN}"
             ),
             Rule::RejectClusterIps => write!(f, "ip daddr @{CLUSTER_IPS} goto {REJECT_CHAIN}"),
             Rule::DropServiceCidr { cidr } => write!(f, "ip daddr {cidr} drop"),
@@ -339,29 +398,48 @@ impl fmt::Display for Rule {
                     proto.as_str()
                 )
             }
-            Rule::AffinityCheck { endpoint_id, chain } => {
-                write!(f, "ip saddr . {endpoint_id} @{AFFINITY} goto {chain}")
+            Rule::MarkHairpin => write!(
+                f,
+                "ct status dnat ip saddr . ip daddr @{HAIRPIN} meta mark set meta mark | 0x{MASQ_MARK:08x}"
+            ),
+            Rule::PickSlot { nodeport, count } => {
+                let (key, map) = if *nodeport {
+                    ("meta l4proto . th dport", NODEPORT_ENDPOINTS)
+                } else {
+                    ("ip daddr . meta l4proto . th dport", SERVICE_ENDPOINTS)
+                };
+                write!(
+                    f,
+                    "dnat ip to {key} . numgen random mod {count} map @{map}"
+                )
             }
-            Rule::PickEndpoint { remaining, chain } => {
+            Rule::KeepAffinity {
+                endpoint_id,
+                timeout,
+                proto,
+                endpoint,
+            } => write!(
+                f,
+                "ip saddr . {endpoint_id} @{AFFINITY} update @{AFFINITY} {{ ip saddr . {endpoint_id} timeout {}s }} meta l4proto {} dnat to {endpoint}",
+                timeout.as_secs(),
+                proto.as_str()
+            ),
+            Rule::PickWithAffinity {
+                remaining,
+                endpoint_id,
+                timeout,
+                proto,
+                endpoint,
+            } => {
                 if *remaining > 1 {
                     write!(f, "numgen random mod {remaining} == 0 ")?;
                 }
-                write!(f, "goto {chain}")
-            }
-            Rule::Hairpin { endpoint } => write!(
-                f,
-                "ip saddr {endpoint} meta mark set meta mark | 0x{MASQ_MARK:08x}"
-            ),
-            Rule::AffinityUpdate {
-                endpoint_id,
-                timeout,
-            } => write!(
-                f,
-                "update @{AFFINITY} {{ ip saddr . {endpoint_id} timeout {}s }}",
-                timeout.as_secs()
-            ),
-            Rule::Dnat { proto, endpoint } => {
-                write!(f, "meta l4proto {} dnat to {endpoint}", proto.as_str())
+                write!(
+                    f,
+                    "update @{AFFINITY} {{ ip saddr . {endpoint_id} timeout {}s }} meta l4proto {} dnat to {endpoint}",
+                    timeout.as_secs(),
+                    proto.as_str()
+                )
             }
         }
     }

@@ -1,11 +1,13 @@
 //! The nftables dataplane against the kernel, each test in a network namespace of its own:
 //! the table as `nft` lists it, incremental changes touching one service, replacing a
-//! leftover table, cleanup, and real TCP/UDP traffic through a ClusterIP (output hook DNAT).
+//! leftover table, cleanup, and real TCP/UDP traffic through a ClusterIP (output hook DNAT),
+//! masqueraded for hairpins and outside clients.
 
 mod support;
 
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -80,6 +82,16 @@ fn pod_network() {
     );
 }
 
+/// Sets the flag when dropped, also when a failed assertion unwinds, so that the servers of a
+/// thread scope stop and the scope can end.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// TCP servers that answer each connection with their port number, until `stop`.
 fn serve<'s>(scope: &'s std::thread::Scope<'s, '_>, addr: &str, stop: &'s AtomicBool) {
     let listener = TcpListener::bind(addr).unwrap();
@@ -117,6 +129,7 @@ fn clusterip_traffic_spreads_sticks_and_is_refused() {
         pod_network();
         let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
+            let _stop = StopOnDrop(&stop);
             serve(scope, "10.244.0.5:8080", &stop);
             serve(scope, "10.244.0.5:8081", &stop);
             let kubia = name("kubia", TransportProtocol::Tcp);
@@ -141,6 +154,10 @@ fn clusterip_traffic_spreads_sticks_and_is_refused() {
             for _ in 0..20 {
                 assert_eq!(ask("10.96.0.50:80").unwrap(), first);
             }
+            // nft still lists the table once the affinity set holds clients.
+            let affinity = run("nft", &["list", "set", "ip", "ferry", "affinity"]);
+            assert!(affinity.contains("10.244.0.9 . 0x"), "{affinity}");
+            run("nft", &["list", "ruleset"]);
 
             // A port the ClusterIP does not serve is refused at once.
             assert_eq!(ask("10.96.0.50:81"), Err(ErrorKind::ConnectionRefused));
@@ -158,9 +175,67 @@ fn clusterip_traffic_spreads_sticks_and_is_refused() {
             assert_eq!(ask("10.96.0.50:80").unwrap(), "8081");
 
             dp.remove().unwrap();
-            stop.store(true, Ordering::Relaxed);
         });
         assert_eq!(run("nft", &["list", "tables"]), "");
+    });
+}
+
+/// Connects from `source` to `addr` and reads the answer, within two seconds each.
+fn ask_from(source: &str, addr: &str) -> String {
+    use nix::sys::socket::{
+        bind, connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn,
+    };
+    use nix::sys::time::TimeVal;
+    let source: SocketAddrV4 = format!("{source}:0").parse().unwrap();
+    let addr: SocketAddrV4 = addr.parse().unwrap();
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    // A connect waits at most the send timeout.
+    let limit = TimeVal::new(2, 0);
+    setsockopt(&fd, sockopt::SendTimeout, &limit).unwrap();
+    setsockopt(&fd, sockopt::ReceiveTimeout, &limit).unwrap();
+    bind(fd.as_raw_fd(), &SockaddrIn::from(source)).unwrap();
+    connect(fd.as_raw_fd(), &SockaddrIn::from(addr)).unwrap();
+    let mut answer = String::new();
+    TcpStream::from(fd).read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn hairpin_and_outside_clients_are_masqueraded() {
+    in_netns(|| {
+        pod_network();
+        run("ip", &["addr", "add", "192.168.7.7/32", "dev", "lo"]);
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let _stop = StopOnDrop(&stop);
+            serve(scope, "10.244.0.5:8080", &stop);
+            let kubia = name("kubia", TransportProtocol::Tcp);
+            let mut model = ProxyModel::default();
+            model
+                .services
+                .insert(kubia, port("10.96.0.50", 80, &["10.244.0.5:8080"]));
+            let mut dp = NftDataplane::new(NftConfig::default()).unwrap();
+            dp.sync(&model, &full()).unwrap();
+
+            // The pod itself through its service (hairpin), a client outside the cluster's
+            // pods, and another pod.
+            for source in ["10.244.0.5", "192.168.7.7", "10.244.0.9"] {
+                assert_eq!(ask_from(source, "10.96.0.50:80"), "8080");
+            }
+            let masqueraded = run("conntrack", &["-L", "--src-nat"]);
+            for source in ["10.244.0.5", "192.168.7.7"] {
+                let flow = format!("src={source} dst=10.96.0.50 ");
+                assert!(masqueraded.contains(&flow), "{flow} in\n{masqueraded}");
+            }
+            assert!(!masqueraded.contains("src=10.244.0.9 "), "{masqueraded}");
+            dp.remove().unwrap();
+        });
     });
 }
 
@@ -186,11 +261,13 @@ fn table_is_programmed_incrementally_replaced_and_removed() {
         let listing = run("nft", &["list", "table", "ip", "ferry"]);
         assert!(!listing.contains("junk"), "{listing}");
         for want in [
-            "10.96.0.1 . tcp . 80 : goto svc-",
+            "10.96.0.1 . tcp . 80 : goto endpoints-2",
+            "10.96.0.2 . tcp . 80 : goto endpoints-1",
             "ip daddr . meta l4proto . th dport vmap @service-ips",
-            "numgen random mod 2 0 goto ep-",
-            "meta l4proto tcp dnat to 10.244.0.6:80",
-            "ip saddr 10.244.0.7 meta mark set meta mark | 0x00004000",
+            "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints",
+            "10.96.0.1 . tcp . 80 . 0x00000001 : 10.244.0.6 . 80",
+            "10.244.0.7 . 10.244.0.7",
+            "ct status dnat ip saddr . ip daddr @hairpin meta mark set meta mark | 0x00004000",
             "masquerade fully-random",
             "ip daddr @cluster-ips goto reject-chain",
             "ip daddr 10.96.0.0/12 drop",
@@ -198,29 +275,37 @@ fn table_is_programmed_incrementally_replaced_and_removed() {
             assert!(listing.contains(want), "missing {want:?} in\n{listing}");
         }
 
-        // Changing service a leaves b's rules (and their handles) alone.
-        let b_rules = || {
+        // Replacing one of a's endpoints rewrites no rule and no chain (their handles stay):
+        // it is one element of the endpoint map, and b's are left alone.
+        let rules = || {
             let listing = run("nft", &["-a", "list", "table", "ip", "ferry"]);
             listing
                 .lines()
-                .filter(|l| l.contains("10.244.0.7"))
+                .filter(|l| l.contains("# handle"))
                 .map(str::to_string)
                 .collect::<Vec<_>>()
         };
-        let before = b_rules();
+        let before = rules();
         model.services.insert(
             a.clone(),
             port("10.96.0.1", 80, &["10.244.0.5:80", "10.244.0.8:80"]),
         );
         dp.sync(&model, &only(&[&a])).unwrap();
-        assert_eq!(b_rules(), before);
-        let listing = run("nft", &["list", "table", "ip", "ferry"]);
-        assert!(listing.contains("dnat to 10.244.0.8:80"), "{listing}");
-        assert!(!listing.contains("10.244.0.6"), "{listing}");
+        assert_eq!(rules(), before);
+        let check = |listing: &str| {
+            for want in [
+                "10.96.0.1 . tcp . 80 . 0x00000001 : 10.244.0.8 . 80",
+                "10.96.0.2 . tcp . 80 . 0x00000000 : 10.244.0.7 . 80",
+            ] {
+                assert!(listing.contains(want), "missing {want:?} in\n{listing}");
+            }
+            assert!(!listing.contains("10.244.0.6"), "{listing}");
+        };
+        check(&run("nft", &["list", "table", "ip", "ferry"]));
 
         // A full resync gives the same table.
         dp.sync(&model, &full()).unwrap();
-        assert!(run("nft", &["list", "table", "ip", "ferry"]).contains("dnat to 10.244.0.8:80"));
+        check(&run("nft", &["list", "table", "ip", "ferry"]));
 
         assert!(cleanup_leftovers(&NftConfig::default()).unwrap());
         assert!(!cleanup_leftovers(&NftConfig::default()).unwrap());

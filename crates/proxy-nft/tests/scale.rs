@@ -65,7 +65,10 @@ fn ten_thousand_services() {
         let full = start.elapsed();
 
         // One service's last endpoint replaced.
-        model.services.insert(name(5000), port(5000, 1_000_000));
+        let fresh = SocketAddrV4::new(Ipv4Addr::new(10, 200, 0, 1), 8080);
+        let mut changed_port = port(5000, 5000 * 5);
+        changed_port.endpoints[4].address = fresh;
+        model.services.insert(name(5000), changed_port);
         let changed = ChangedServices {
             names: [name(5000)].into(),
             full: false,
@@ -75,13 +78,22 @@ fn ten_thousand_services() {
         let incremental = start.elapsed();
         eprintln!("10k x 5: full sync {full:?}, one-service change {incremental:?}");
 
-        let chain = run(
-            "nft",
-            &["list", "chain", "ip", "ferry", &ferry_chain_name()],
+        let chain = run("nft", &["list", "chain", "ip", "ferry", "endpoints-5"]);
+        assert!(
+            chain.contains("numgen random mod 5 map @service-endpoints"),
+            "{chain}"
         );
-        assert!(chain.contains("numgen random mod 5"), "{chain}");
         let listing = run("nft", &["list", "map", "ip", "ferry", "service-ips"]);
-        assert_eq!(listing.matches(": goto svc-").count(), 10_000);
+        assert_eq!(listing.matches(": goto endpoints-5").count(), 10_000);
+        // The replaced endpoint took the slot of the one it replaced.
+        let endpoints = run("nft", &["list", "map", "ip", "ferry", "service-endpoints"]);
+        let slot = format!(
+            "{} . tcp . 80 . 0x00000004 : {} . {}",
+            port(5000, 0).cluster_ip,
+            fresh.ip(),
+            fresh.port()
+        );
+        assert!(endpoints.contains(&slot), "missing {slot}");
         // Generous bounds: a debug build on a shared 2-core machine; the bench measures
         // the release build.
         assert!(full < Duration::from_secs(30), "full sync took {full:?}");
@@ -92,21 +104,4 @@ fn ten_thousand_services() {
         dp.remove().unwrap();
         assert_eq!(run("nft", &["list", "tables"]), "");
     });
-}
-
-fn ferry_chain_name() -> String {
-    // The service chain of name(5000): found through the map rather than recomputing the hash.
-    let listing = run("nft", &["list", "map", "ip", "ferry", "service-ips"]);
-    let line = listing
-        .split(", ")
-        .flat_map(|s| s.split('\n'))
-        .find(|l| l.contains("ns-0/svc-5000/"))
-        .unwrap()
-        .to_string();
-    line.split("goto ")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches([' ', '}', ','])
-        .trim()
-        .to_string()
 }
