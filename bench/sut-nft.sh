@@ -8,7 +8,9 @@
 #   down nft        stop the server, remove the table
 #   up/down tcp-throughput|http   BENCH_SUT_VIP:BENCH_SUT_PORT -> BENCH_BACKENDS, ClientIP affinity
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# No command substitution on the way to a request: `program` is timed, and every fork shows.
+HERE=${BASH_SOURCE[0]%/*}; [[ $HERE == "${BASH_SOURCE[0]}" ]] && HERE=.
+ROOT="$HERE/.."
 BIN="$ROOT/target/release/nft-program"
 DIR="$BENCH_SCRATCH/sut-nft"
 REQ="$DIR/requests" REP="$DIR/replies" PIDF="$DIR/server.pid"
