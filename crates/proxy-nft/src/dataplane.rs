@@ -106,11 +106,12 @@ pub(crate) fn to_batch(ops: &[Op], table: &Table) -> Batch {
                 batch.add_rule(table, chain, &rule.exprs());
             }
             Op::AddSet(spec) => batch.add_set(table, spec),
+            Op::DeleteSet(set) => batch.delete_set(table, &set.name()),
             Op::AddElements { set, elements } => {
-                batch.add_elements(table, &SetRef::Name(set.to_string()), &encode(elements))
+                batch.add_elements(table, &SetRef::Name(set.name()), &encode(elements))
             }
             Op::DeleteElements { set, elements } => {
-                batch.delete_elements(table, &SetRef::Name(set.to_string()), &encode(elements))
+                batch.delete_elements(table, &SetRef::Name(set.name()), &encode(elements))
             }
         }
     }

@@ -17,6 +17,17 @@ pub(crate) fn picker_chain(count: u32) -> String {
     format!("endpoints-{count}")
 }
 
+/// The map of the endpoints by slot of the service addresses with `count` endpoints, which
+/// [`picker_chain`] looks into: `slots-3`.
+pub(crate) fn slots_map(count: u32) -> String {
+    format!("slots-{count}")
+}
+
+/// The same for node ports: `nodeport-slots-3`.
+pub(crate) fn nodeport_slots_map(count: u32) -> String {
+    format!("nodeport-slots-{count}")
+}
+
 fn identity(name: &ServicePortName) -> String {
     format!(
         "{}/{}/{}/{}",

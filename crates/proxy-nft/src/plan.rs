@@ -7,10 +7,13 @@
 //! elements of plain sets and data maps never cost that. So a service port without affinity
 //! has no chain of its own: `service-ips` sends it to the shared chain of its endpoint count,
 //! `endpoints-N`, which DNATs to `ip daddr . meta l4proto . th dport . numgen random mod N map
-//! @service-endpoints`, and its endpoints are that data map's elements under its address and
-//! slots 0..N. An endpoint that comes or goes while the count stays the same changes elements
-//! only; a new count re-points one `service-ips` element, and the check then walks a table of
-//! a few dozen rules. Ports with ClientIP affinity (rare) keep a chain each.
+//! @slots-N`, and its endpoints are that data map's elements under its address and slots
+//! 0..N. An endpoint that comes or goes while the count stays the same changes elements only;
+//! a new count moves the port's slots to another map and re-points its `service-ips` element,
+//! and the check then walks a table of a few dozen rules (and the `service-ips` elements).
+//! Each count has maps of its own because a rule that looks into a map makes the kernel walk
+//! all of the map's elements: a new count's chain binds to an empty one. Ports with ClientIP
+//! affinity (rare) keep a chain each.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -22,10 +25,10 @@ use ferry_nft::{BaseChain, ChainType, FlowMatch, HookPoint, KeyField, SetKind, S
 use ferry_proxy::{ChangedServices, ProxyModel, ServicePort, ServicePortName, TransportProtocol};
 
 use crate::config::{NftConfig, PodEgress};
-use crate::names::{picker_chain, service_chain};
+use crate::names::{nodeport_slots_map, picker_chain, service_chain, slots_map};
 use crate::rules::{
-    Rule, AFFINITY, CLUSTER_IPS, HAIRPIN, NODEPORT_ENDPOINTS, NO_ENDPOINT_NODEPORTS,
-    NO_ENDPOINT_SERVICES, REJECT_CHAIN, SERVICE_ENDPOINTS, SERVICE_IPS, SERVICE_NODEPORTS,
+    Rule, AFFINITY, CLUSTER_IPS, HAIRPIN, NO_ENDPOINT_NODEPORTS, NO_ENDPOINT_SERVICES,
+    REJECT_CHAIN, SERVICE_IPS, SERVICE_NODEPORTS,
 };
 
 /// One operation on ferry's table, in batch order.
@@ -44,14 +47,38 @@ pub(crate) enum Op {
         rule: Rule,
     },
     AddSet(SetSpec),
+    DeleteSet(SetId),
     AddElements {
-        set: &'static str,
+        set: SetId,
         elements: Vec<MapElement>,
     },
     DeleteElements {
-        set: &'static str,
+        set: SetId,
         elements: Vec<MapElement>,
     },
+}
+
+/// One of the table's sets and maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum SetId {
+    /// One of the fixed part.
+    Fixed(&'static str),
+    /// The endpoints by slot of the service addresses that have this many: one map per count,
+    /// so that the chain of a new count binds to an empty map (binding a lookup walks the
+    /// whole map).
+    Slots(u32),
+    /// The same for node ports.
+    NodePortSlots(u32),
+}
+
+impl SetId {
+    pub(crate) fn name(self) -> String {
+        match self {
+            SetId::Fixed(name) => name.to_string(),
+            SetId::Slots(count) => slots_map(count),
+            SetId::NodePortSlots(count) => nodeport_slots_map(count),
+        }
+    }
 }
 
 /// An element of one of the table's maps or sets.
@@ -109,7 +136,7 @@ pub(crate) struct Programmed {
     /// client's stale affinity entry can not lead to another service's endpoint.
     endpoint_ids: Vec<(SocketAddrV4, u32)>,
     /// The elements only this port owns (not the shared `cluster-ips` and `hairpin` ones).
-    elements: Vec<(&'static str, MapElement)>,
+    elements: Vec<(SetId, MapElement)>,
     cluster_ip: Ipv4Addr,
     port: u16,
     protocol: TransportProtocol,
@@ -230,7 +257,7 @@ pub(crate) fn full(model: &ProxyModel, config: &NftConfig) -> (Plan, State) {
     ops.extend(skeleton(config));
     let mut state = State::default();
     let mut deltas = SharedDeltas::default();
-    let mut elements: BTreeMap<&'static str, Vec<MapElement>> = BTreeMap::new();
+    let mut elements: BTreeMap<SetId, Vec<MapElement>> = BTreeMap::new();
     let mut own_chains = Vec::new();
     for (name, port) in &model.services {
         let Some(desired) = desired(name, port, config, None, &mut state.next_id) else {
@@ -241,7 +268,7 @@ pub(crate) fn full(model: &ProxyModel, config: &NftConfig) -> (Plan, State) {
             own_chains.push((chain.clone(), desired.own_rules));
         }
         for (set, element) in &desired.programmed.elements {
-            elements.entry(set).or_default().push(element.clone());
+            elements.entry(*set).or_default().push(element.clone());
         }
         state.services.insert(name.clone(), desired.programmed);
     }
@@ -255,10 +282,13 @@ pub(crate) fn full(model: &ProxyModel, config: &NftConfig) -> (Plan, State) {
     let cluster_ips = state.cluster_ips.apply(deltas.cluster_ips);
     let hairpins = state.hairpins.apply(deltas.hairpins);
     elements.insert(
-        CLUSTER_IPS,
+        SetId::Fixed(CLUSTER_IPS),
         cluster_ips.added.into_iter().map(cluster_ip).collect(),
     );
-    elements.insert(HAIRPIN, hairpins.added.into_iter().map(hairpin).collect());
+    elements.insert(
+        SetId::Fixed(HAIRPIN),
+        hairpins.added.into_iter().map(hairpin).collect(),
+    );
     ops.extend(
         elements
             .into_iter()
@@ -336,11 +366,11 @@ pub(crate) fn changes(
     let hairpins = state.hairpins.apply(deltas.hairpins);
     for (set, shift, element) in [
         (
-            CLUSTER_IPS,
+            SetId::Fixed(CLUSTER_IPS),
             cluster_ips,
             cluster_ip as fn(Ipv4Addr) -> MapElement,
         ),
-        (HAIRPIN, hairpins, hairpin),
+        (SetId::Fixed(HAIRPIN), hairpins, hairpin),
     ] {
         if !shift.removed.is_empty() {
             plan.ops.push(Op::DeleteElements {
@@ -355,11 +385,16 @@ pub(crate) fn changes(
             });
         }
     }
-    // Chains go last, once no element jumps to them any more.
-    gone_chains.extend(pickers.removed.into_iter().map(picker_chain));
+    // Chains go last, once no element jumps to them any more, and a picker's maps with it.
     for chain in gone_chains {
         plan.ops.push(Op::FlushChain(chain.clone()));
         plan.ops.push(Op::DeleteChain(chain));
+    }
+    for count in pickers.removed {
+        plan.ops.push(Op::FlushChain(picker_chain(count)));
+        plan.ops.push(Op::DeleteChain(picker_chain(count)));
+        plan.ops.push(Op::DeleteSet(SetId::Slots(count)));
+        plan.ops.push(Op::DeleteSet(SetId::NodePortSlots(count)));
     }
     plan
 }
@@ -428,29 +463,20 @@ fn skeleton(config: &NftConfig) -> Vec<Op> {
     ops
 }
 
-/// The table's sets and maps.
+const SERVICE_KEY: [KeyField; 3] = [
+    KeyField::Ipv4Addr,
+    KeyField::InetProto,
+    KeyField::InetService,
+];
+const NODEPORT_KEY: [KeyField; 2] = [KeyField::InetProto, KeyField::InetService];
+
+/// The table's fixed sets and maps.
 fn sets() -> Vec<Op> {
-    const SLOT_DATA: &[KeyField] = &[KeyField::Ipv4Addr, KeyField::InetService];
-    let service = [
-        KeyField::Ipv4Addr,
-        KeyField::InetProto,
-        KeyField::InetService,
-    ];
-    let nodeport = [KeyField::InetProto, KeyField::InetService];
-    let slot = |key: &[KeyField]| [key, &[KeyField::Tag32]].concat();
+    let service = SERVICE_KEY;
+    let nodeport = NODEPORT_KEY;
     let specs = [
         (SERVICE_IPS, service.to_vec(), SetKind::VerdictMap),
         (SERVICE_NODEPORTS, nodeport.to_vec(), SetKind::VerdictMap),
-        (
-            SERVICE_ENDPOINTS,
-            slot(&service),
-            SetKind::Map { data: SLOT_DATA },
-        ),
-        (
-            NODEPORT_ENDPOINTS,
-            slot(&nodeport),
-            SetKind::Map { data: SLOT_DATA },
-        ),
         (NO_ENDPOINT_SERVICES, service.to_vec(), SetKind::Set),
         (NO_ENDPOINT_NODEPORTS, nodeport.to_vec(), SetKind::Set),
         (CLUSTER_IPS, vec![KeyField::Ipv4Addr], SetKind::Set),
@@ -675,27 +701,23 @@ fn elements(
     port: &ServicePort,
     picker: Option<&Picker>,
     slots: &[SocketAddrV4],
-) -> Vec<(&'static str, MapElement)> {
+) -> Vec<(SetId, MapElement)> {
     let addresses = std::iter::once(port.cluster_ip).chain(port.external_ips.iter().copied());
     let mut elements = Vec::new();
     let Some(picker) = picker else {
         for ip in addresses {
-            elements.push((
-                NO_ENDPOINT_SERVICES,
-                plain(Key::Service(ip, protocol, port.port)),
-            ));
+            let key = Key::Service(ip, protocol, port.port);
+            elements.push((SetId::Fixed(NO_ENDPOINT_SERVICES), plain(key)));
         }
         if let Some(node_port) = port.node_port {
-            elements.push((
-                NO_ENDPOINT_NODEPORTS,
-                plain(Key::NodePort(protocol, node_port)),
-            ));
+            let key = Key::NodePort(protocol, node_port);
+            elements.push((SetId::Fixed(NO_ENDPOINT_NODEPORTS), plain(key)));
         }
         return elements;
     };
-    let (chain, by_slot) = match picker {
-        Picker::Shared(count) => (picker_chain(*count), true),
-        Picker::Own(chain) => (chain.clone(), false),
+    let (chain, count) = match picker {
+        Picker::Shared(count) => (picker_chain(*count), Some(*count)),
+        Picker::Own(chain) => (chain.clone(), None),
     };
     let goto = |key| MapElement {
         key,
@@ -706,17 +728,23 @@ fn elements(
         data: Some(Data::Endpoint(*endpoint)),
     };
     for ip in addresses {
-        elements.push((SERVICE_IPS, goto(Key::Service(ip, protocol, port.port))));
-        for (k, ep) in slots.iter().enumerate().filter(|_| by_slot) {
-            let key = Key::ServiceSlot(ip, protocol, port.port, k as u32);
-            elements.push((SERVICE_ENDPOINTS, endpoint(key, ep)));
+        let key = Key::Service(ip, protocol, port.port);
+        elements.push((SetId::Fixed(SERVICE_IPS), goto(key)));
+        if let Some(count) = count {
+            for (k, ep) in slots.iter().enumerate() {
+                let key = Key::ServiceSlot(ip, protocol, port.port, k as u32);
+                elements.push((SetId::Slots(count), endpoint(key, ep)));
+            }
         }
     }
     if let Some(node_port) = port.node_port {
-        elements.push((SERVICE_NODEPORTS, goto(Key::NodePort(protocol, node_port))));
-        for (k, ep) in slots.iter().enumerate().filter(|_| by_slot) {
-            let key = Key::NodePortSlot(protocol, node_port, k as u32);
-            elements.push((NODEPORT_ENDPOINTS, endpoint(key, ep)));
+        let key = Key::NodePort(protocol, node_port);
+        elements.push((SetId::Fixed(SERVICE_NODEPORTS), goto(key)));
+        if let Some(count) = count {
+            for (k, ep) in slots.iter().enumerate() {
+                let key = Key::NodePortSlot(protocol, node_port, k as u32);
+                elements.push((SetId::NodePortSlots(count), endpoint(key, ep)));
+            }
         }
     }
     elements
@@ -729,8 +757,19 @@ fn own_chain(programmed: &Programmed) -> Option<&str> {
     }
 }
 
-/// The shared chain for ports of `count` endpoints without affinity.
+/// The shared chain for ports of `count` endpoints without affinity, with its slot maps.
 fn add_picker(ops: &mut Vec<Op>, count: u32) {
+    const SLOT_DATA: &[KeyField] = &[KeyField::Ipv4Addr, KeyField::InetService];
+    for (set, key) in [
+        (SetId::Slots(count), SERVICE_KEY.as_slice()),
+        (SetId::NodePortSlots(count), NODEPORT_KEY.as_slice()),
+    ] {
+        ops.push(Op::AddSet(SetSpec {
+            name: set.name(),
+            key: [key, &[KeyField::Tag32]].concat(),
+            kind: SetKind::Map { data: SLOT_DATA },
+        }));
+    }
     let chain = picker_chain(count);
     ops.push(Op::AddChain {
         name: chain.clone(),
@@ -763,10 +802,10 @@ fn add_own_chain(ops: &mut Vec<Op>, chain: &str, rules: Vec<Rule>, kept: bool) {
 /// The elements of `these` that `those` does not hold as they are (a different data counts as
 /// missing: maps replace an element by deleting and adding it).
 fn missing_from(
-    these: &[(&'static str, MapElement)],
-    those: &[(&'static str, MapElement)],
-) -> Vec<(&'static str, MapElement)> {
-    let those: HashSet<&(&'static str, MapElement)> = those.iter().collect();
+    these: &[(SetId, MapElement)],
+    those: &[(SetId, MapElement)],
+) -> Vec<(SetId, MapElement)> {
+    let those: HashSet<&(SetId, MapElement)> = those.iter().collect();
     these
         .iter()
         .filter(|element| !those.contains(element))
@@ -800,8 +839,8 @@ fn stale_udp_flows(old: Option<&Programmed>, new: Option<&Programmed>) -> Vec<Fl
 }
 
 /// Element operations, one per set, in set order.
-fn group_elements(elements: Vec<(&'static str, MapElement)>, add: bool) -> Vec<Op> {
-    let mut by_set: BTreeMap<&'static str, Vec<MapElement>> = BTreeMap::new();
+fn group_elements(elements: Vec<(SetId, MapElement)>, add: bool) -> Vec<Op> {
+    let mut by_set: BTreeMap<SetId, Vec<MapElement>> = BTreeMap::new();
     for (set, element) in elements {
         by_set.entry(set).or_default().push(element);
     }
@@ -853,11 +892,12 @@ impl fmt::Display for Op {
             Op::DeleteChain(name) => write!(f, "delete chain {name}"),
             Op::AddRule { chain, rule } => write!(f, "add rule {chain} {rule}"),
             Op::AddSet(spec) => write!(f, "add set {} {:?} {:?}", spec.name, spec.key, spec.kind),
+            Op::DeleteSet(set) => write!(f, "delete set {}", set.name()),
             Op::AddElements { set, elements } => {
-                write!(f, "add element {set} {{ {} }}", join(elements))
+                write!(f, "add element {} {{ {} }}", set.name(), join(elements))
             }
             Op::DeleteElements { set, elements } => {
-                write!(f, "delete element {set} {{ {} }}", join(elements))
+                write!(f, "delete element {} {{ {} }}", set.name(), join(elements))
             }
         }
     }
@@ -997,9 +1037,11 @@ mod tests {
         let (plan, _) = full(&model, &config);
         let svc = "svc-H-default/kubia/tcp/";
         let expected = vec![
+            "add set slots-2 [Ipv4Addr, InetProto, InetService, Tag32] Map { data: [Ipv4Addr, InetService] }".to_string(),
+            "add set nodeport-slots-2 [InetProto, InetService, Tag32] Map { data: [Ipv4Addr, InetService] }".to_string(),
             "add chain endpoints-2".to_string(),
-            "add rule endpoints-2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints".to_string(),
-            "add rule endpoints-2 dnat ip to meta l4proto . th dport . numgen random mod 2 map @nodeport-endpoints".to_string(),
+            "add rule endpoints-2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @slots-2".to_string(),
+            "add rule endpoints-2 dnat ip to meta l4proto . th dport . numgen random mod 2 map @nodeport-slots-2".to_string(),
             format!("add chain {svc}"),
             format!("add rule {svc} ip saddr . 1 @affinity update @affinity {{ ip saddr . 1 timeout 60s }} meta l4proto tcp dnat to 10.244.0.5:8080"),
             format!("add rule {svc} ip saddr . 2 @affinity update @affinity {{ ip saddr . 2 timeout 60s }} meta l4proto tcp dnat to 10.244.0.6:8080"),
@@ -1008,10 +1050,10 @@ mod tests {
             "add element cluster-ips { 10.96.0.50, 10.96.0.51, 10.96.0.52 }".to_string(),
             "add element hairpin { 10.244.0.5 . 10.244.0.5, 10.244.0.6 . 10.244.0.6, 10.244.0.7 . 10.244.0.7 }".to_string(),
             "add element no-endpoint-services { 10.96.0.51 . udp . 80 }".to_string(),
-            "add element nodeport-endpoints { tcp . 30080 . 0 : 10.244.0.5 . 8080, tcp . 30080 . 1 : 10.244.0.7 . 8080 }".to_string(),
-            "add element service-endpoints { 10.96.0.52 . tcp . 80 . 0 : 10.244.0.5 . 8080, 10.96.0.52 . tcp . 80 . 1 : 10.244.0.7 . 8080 }".to_string(),
             format!("add element service-ips {{ 10.96.0.50 . tcp . 80 : goto {svc}, 10.96.0.52 . tcp . 80 : goto endpoints-2 }}"),
             "add element service-nodeports { tcp . 30080 : goto endpoints-2 }".to_string(),
+            "add element slots-2 { 10.96.0.52 . tcp . 80 . 0 : 10.244.0.5 . 8080, 10.96.0.52 . tcp . 80 . 1 : 10.244.0.7 . 8080 }".to_string(),
+            "add element nodeport-slots-2 { tcp . 30080 . 0 : 10.244.0.5 . 8080, tcp . 30080 . 1 : 10.244.0.7 . 8080 }".to_string(),
         ];
         assert_eq!(service_ops(&plan, &config), expected);
         // The DNS address gets notrack rules and no service entry.
@@ -1049,8 +1091,8 @@ mod tests {
         assert_eq!(
             render(&plan.ops),
             vec![
-                "delete element service-endpoints { 10.96.0.1 . udp . 80 . 1 : 10.244.0.6 . 53 }",
-                "add element service-endpoints { 10.96.0.1 . udp . 80 . 1 : 10.244.0.8 . 53 }",
+                "delete element slots-2 { 10.96.0.1 . udp . 80 . 1 : 10.244.0.6 . 53 }",
+                "add element slots-2 { 10.96.0.1 . udp . 80 . 1 : 10.244.0.8 . 53 }",
                 "delete element hairpin { 10.244.0.6 . 10.244.0.6 }",
             ]
         );
@@ -1083,13 +1125,15 @@ mod tests {
         assert_eq!(
             render(&plan.ops),
             vec![
-                "delete element service-endpoints { 10.96.0.1 . tcp . 80 . 0 : 10.244.0.5 . 80, 10.96.0.1 . tcp . 80 . 1 : 10.244.0.6 . 80 }",
                 "delete element service-ips { 10.96.0.1 . tcp . 80 : goto endpoints-2 }",
-                "add element service-endpoints { 10.96.0.1 . tcp . 80 . 0 : 10.244.0.6 . 80 }",
+                "delete element slots-2 { 10.96.0.1 . tcp . 80 . 0 : 10.244.0.5 . 80, 10.96.0.1 . tcp . 80 . 1 : 10.244.0.6 . 80 }",
                 "add element service-ips { 10.96.0.1 . tcp . 80 : goto endpoints-1 }",
+                "add element slots-1 { 10.96.0.1 . tcp . 80 . 0 : 10.244.0.6 . 80 }",
                 "delete element hairpin { 10.244.0.5 . 10.244.0.5 }",
                 "flush chain endpoints-2",
                 "delete chain endpoints-2",
+                "delete set slots-2",
+                "delete set nodeport-slots-2",
             ]
         );
 
@@ -1139,7 +1183,8 @@ mod tests {
         model.services.get_mut(&a).unwrap().session_affinity = None;
         let plan = changes(&model, &only(&[&a]), &mut state, &config);
         let lines = render(&plan.ops);
-        assert_eq!(lines[0], "add chain endpoints-1");
+        assert!(lines[0].starts_with("add set slots-1 "), "{lines:?}");
+        assert_eq!(lines[2], "add chain endpoints-1");
         assert_eq!(
             lines[lines.len() - 2..],
             [format!("flush chain {svc}"), format!("delete chain {svc}")]

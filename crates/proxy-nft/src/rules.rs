@@ -12,6 +12,7 @@ use ferry_nft::{
 use ferry_proxy::TransportProtocol;
 
 use crate::config::Cidr;
+use crate::names::{nodeport_slots_map, slots_map};
 
 /// The packet mark bit that asks the `masquerading` chain to masquerade (kube-proxy's).
 pub(crate) const MASQ_MARK: u32 = 0x4000;
@@ -20,8 +21,6 @@ const RTN_LOCAL: u32 = 2;
 
 pub(crate) const SERVICE_IPS: &str = "service-ips";
 pub(crate) const SERVICE_NODEPORTS: &str = "service-nodeports";
-pub(crate) const SERVICE_ENDPOINTS: &str = "service-endpoints";
-pub(crate) const NODEPORT_ENDPOINTS: &str = "nodeport-endpoints";
 pub(crate) const NO_ENDPOINT_SERVICES: &str = "no-endpoint-services";
 pub(crate) const NO_ENDPOINT_NODEPORTS: &str = "no-endpoint-nodeports";
 pub(crate) const CLUSTER_IPS: &str = "cluster-ips";
@@ -75,11 +74,11 @@ pub(crate) enum Rule {
     /// reached itself through a service is masqueraded, so that its reply comes back through
     /// the node.
     MarkHairpin,
-    /// `dnat ip to ip daddr . meta l4proto . th dport . numgen random mod N map
-    /// @service-endpoints` (or, for node ports, `meta l4proto . th dport . numgen random mod N
-    /// map @nodeport-endpoints`): every service port without affinity that has `count`
-    /// endpoints shares one chain of these two rules; its endpoints are the map's elements
-    /// under its address and slots 0..N, so that endpoint changes are element changes only.
+    /// `dnat ip to ip daddr . meta l4proto . th dport . numgen random mod N map @slots-N` (or,
+    /// for node ports, `meta l4proto . th dport . numgen random mod N map
+    /// @nodeport-slots-N`): every service port without affinity that has `count` endpoints
+    /// shares one chain of these two rules; its endpoints are the map's elements under its
+    /// address and slots 0..N, so that endpoint changes are element changes only.
     PickSlot { nodeport: bool, count: u32 },
     /// `ip saddr . ENDPOINT-ID @affinity update @affinity { ip saddr . ENDPOINT-ID timeout T }
     /// meta l4proto P dnat to EP:PORT`: ClientIP affinity, checked before picking at random.
@@ -215,10 +214,10 @@ impl Rule {
             Rule::PickSlot { nodeport, count } => {
                 let (mut e, map, slot) = if *nodeport {
                     let regs = Reg::concat_layout(&[1, 2, 4]);
-                    (build::proto_dport(), NODEPORT_ENDPOINTS, regs[2])
+                    (build::proto_dport(), nodeport_slots_map(*count), regs[2])
                 } else {
                     let regs = Reg::concat_layout(&[4, 1, 2, 4]);
-                    (build::daddr_proto_dport(), SERVICE_ENDPOINTS, regs[3])
+                    (build::daddr_proto_dport(), slots_map(*count), regs[3])
                 };
                 // The slot is the key's last field; the data (address . port) comes back in
                 // the key's first registers, as nft lays out `dnat ip to … map`.
@@ -226,7 +225,7 @@ impl Rule {
                     dreg: slot,
                     modulus: *count,
                 });
-                e.push(lookup(map, Some(Reg::R1)));
+                e.push(lookup(&map, Some(Reg::R1)));
                 let data = Reg::concat_layout(&[4, 2]);
                 e.push(Expr::DnatMapped {
                     addr: data[0],
@@ -404,9 +403,9 @@ impl fmt::Display for Rule {
             ),
             Rule::PickSlot { nodeport, count } => {
                 let (key, map) = if *nodeport {
-                    ("meta l4proto . th dport", NODEPORT_ENDPOINTS)
+                    ("meta l4proto . th dport", nodeport_slots_map(*count))
                 } else {
-                    ("ip daddr . meta l4proto . th dport", SERVICE_ENDPOINTS)
+                    ("ip daddr . meta l4proto . th dport", slots_map(*count))
                 };
                 write!(
                     f,

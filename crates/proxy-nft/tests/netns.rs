@@ -240,6 +240,48 @@ fn hairpin_and_outside_clients_are_masqueraded() {
 }
 
 #[test]
+fn node_ports_answer_on_local_addresses_and_refuse_without_endpoints() {
+    in_netns(|| {
+        pod_network();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let _stop = StopOnDrop(&stop);
+            serve(scope, "10.244.0.5:8080", &stop);
+            serve(scope, "10.244.0.5:8081", &stop);
+            let web = name("web", TransportProtocol::Tcp);
+            let mut model = ProxyModel::default();
+            let mut web_port = port("10.96.0.60", 80, &["10.244.0.5:8080", "10.244.0.5:8081"]);
+            web_port.node_port = Some(30080);
+            model.services.insert(web.clone(), web_port);
+            let mut dp = NftDataplane::new(NftConfig::default()).unwrap();
+            dp.sync(&model, &full()).unwrap();
+
+            let answers: Vec<String> = (0..40).map(|_| ask("10.244.0.9:30080").unwrap()).collect();
+            assert!(answers.contains(&"8080".to_string()), "{answers:?}");
+            assert!(answers.contains(&"8081".to_string()), "{answers:?}");
+            // Node port traffic is always masqueraded.
+            let masqueraded = run("conntrack", &["-L", "--src-nat"]);
+            assert!(masqueraded.contains("dport=30080 "), "{masqueraded}");
+
+            // With affinity, through the port's own chain.
+            model.services.get_mut(&web).unwrap().session_affinity = Some(SessionAffinity {
+                timeout: Duration::from_secs(60),
+            });
+            dp.sync(&model, &only(&[&web])).unwrap();
+            let first = ask("10.244.0.9:30080").unwrap();
+            for _ in 0..10 {
+                assert_eq!(ask("10.244.0.9:30080").unwrap(), first);
+            }
+
+            model.services.get_mut(&web).unwrap().endpoints.clear();
+            dp.sync(&model, &only(&[&web])).unwrap();
+            assert_eq!(ask("10.244.0.9:30080"), Err(ErrorKind::ConnectionRefused));
+            dp.remove().unwrap();
+        });
+    });
+}
+
+#[test]
 fn table_is_programmed_incrementally_replaced_and_removed() {
     in_netns(|| {
         // A table a crashed run left behind, with a chain ferry would never write.
@@ -264,7 +306,7 @@ fn table_is_programmed_incrementally_replaced_and_removed() {
             "10.96.0.1 . tcp . 80 : goto endpoints-2",
             "10.96.0.2 . tcp . 80 : goto endpoints-1",
             "ip daddr . meta l4proto . th dport vmap @service-ips",
-            "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints",
+            "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @slots-2",
             "10.96.0.1 . tcp . 80 . 0x00000001 : 10.244.0.6 . 80",
             "10.244.0.7 . 10.244.0.7",
             "ct status dnat ip saddr . ip daddr @hairpin meta mark set meta mark | 0x00004000",

@@ -80,13 +80,13 @@ fn ten_thousand_services() {
 
         let chain = run("nft", &["list", "chain", "ip", "ferry", "endpoints-5"]);
         assert!(
-            chain.contains("numgen random mod 5 map @service-endpoints"),
+            chain.contains("numgen random mod 5 map @slots-5"),
             "{chain}"
         );
         let listing = run("nft", &["list", "map", "ip", "ferry", "service-ips"]);
         assert_eq!(listing.matches(": goto endpoints-5").count(), 10_000);
         // The replaced endpoint took the slot of the one it replaced.
-        let endpoints = run("nft", &["list", "map", "ip", "ferry", "service-endpoints"]);
+        let endpoints = run("nft", &["list", "map", "ip", "ferry", "slots-5"]);
         let slot = format!(
             "{} . tcp . 80 . 0x00000004 : {} . {}",
             port(5000, 0).cluster_ip,
