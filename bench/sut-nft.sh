@@ -6,7 +6,8 @@
 #   reset nft       remove ferry's table, forget the state (untimed)
 #   program ALL [CHANGED]   full sync of ALL, or an incremental sync of just CHANGED
 #   down nft        stop the server, remove the table
-#   up/down tcp-throughput|http   BENCH_SUT_VIP:BENCH_SUT_PORT -> BENCH_BACKENDS, ClientIP affinity
+#   up/down tcp-throughput|http   BENCH_SUT_VIP:BENCH_SUT_PORT -> BENCH_BACKENDS (with ClientIP
+#                   affinity for tcp-throughput: iperf3's two connections must meet one backend)
 set -euo pipefail
 # No command substitution on the way to a request: `program` is timed, and every fork shows.
 HERE=${BASH_SOURCE[0]%/*}; [[ $HERE == "${BASH_SOURCE[0]}" ]] && HERE=.
@@ -52,8 +53,9 @@ case $action in
         pin ip netns exec "$BENCH_NODE_NS" "$BIN" serve "$REQ" "$REP" >"$DIR/server.log" 2>&1 </dev/null &
         echo $! >"$PIDF" ;;
       tcp-throughput | http)
+        affinity=(); [[ $what == tcp-throughput ]] && affinity=(--affinity)
         # shellcheck disable=SC2086
-        nsx "$BIN" service "$BENCH_SUT_VIP:$BENCH_SUT_PORT" $BENCH_BACKENDS
+        nsx "$BIN" service "${affinity[@]}" "$BENCH_SUT_VIP:$BENCH_SUT_PORT" $BENCH_BACKENDS
         echo "TARGET $BENCH_SUT_VIP:$BENCH_SUT_PORT" ;;
       *) echo "sut-nft: unknown bench $what" >&2; exit 2 ;;
     esac ;;

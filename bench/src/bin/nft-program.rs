@@ -4,8 +4,9 @@
 //! answers requests read from the request FIFO: `program ALL.tsv` (full sync of the services
 //! TSV), `program ALL.tsv CHANGED.tsv` (just the services in CHANGED, an incremental sync),
 //! `reset` (remove the table, forget the state), `quit`; each reply is `ok SECONDS` or
-//! `error MESSAGE`. `service VIP:PORT BACKEND...` programs one ClientIP-affinity service and
-//! exits (tcp-throughput, http); `cleanup` removes the table. All act in the calling network
+//! `error MESSAGE`. `service [--affinity] VIP:PORT BACKEND...` programs one service and exits
+//! (http; with ClientIP affinity for tcp-throughput, whose two iperf3 connections must meet
+//! the same backend); `cleanup` removes the table. All act in the calling network
 //! namespace; run them with `ip netns exec`.
 
 use std::collections::BTreeSet;
@@ -34,8 +35,11 @@ struct Args {
 enum Command {
     /// Answer program/reset/quit requests from a FIFO, keeping the dataplane in memory.
     Serve { requests: PathBuf, replies: PathBuf },
-    /// Program one service with ClientIP affinity and exit.
+    /// Program one service and exit.
     Service {
+        /// Give it ClientIP affinity.
+        #[arg(long)]
+        affinity: bool,
         vip: SocketAddrV4,
         backends: Vec<SocketAddrV4>,
     },
@@ -49,16 +53,22 @@ const AFFINITY_TIMEOUT: Duration = Duration::from_secs(10800);
 fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Serve { requests, replies } => serve(&requests, &replies),
-        Command::Service { vip, backends } => {
+        Command::Service {
+            affinity,
+            vip,
+            backends,
+        } => {
             let mut model = ProxyModel::default();
             let (name, mut port) = service(
                 "bench/sut/tcp/p".to_string() + &vip.port().to_string(),
                 vip,
                 &backends,
             );
-            port.session_affinity = Some(SessionAffinity {
-                timeout: AFFINITY_TIMEOUT,
-            });
+            if affinity {
+                port.session_affinity = Some(SessionAffinity {
+                    timeout: AFFINITY_TIMEOUT,
+                });
+            }
             model.services.insert(name, port);
             let mut dataplane = NftDataplane::new(NftConfig::default())?;
             dataplane.sync(&model, &full())?;
