@@ -27,7 +27,7 @@ use ferry_proxy::{ChangedServices, ProxyModel, ServicePort, ServicePortName, Tra
 use crate::config::{NftConfig, PodEgress};
 use crate::names::{nodeport_slots_map, picker_chain, service_chain, slots_map};
 use crate::rules::{
-    Rule, AFFINITY, CLUSTER_IPS, HAIRPIN, NO_ENDPOINT_NODEPORTS, NO_ENDPOINT_SERVICES,
+    Entry, Rule, AFFINITY, CLUSTER_IPS, HAIRPIN, NO_ENDPOINT_NODEPORTS, NO_ENDPOINT_SERVICES,
     REJECT_CHAIN, SERVICE_IPS, SERVICE_NODEPORTS,
 };
 
@@ -72,6 +72,7 @@ pub(crate) enum SetId {
 }
 
 impl SetId {
+    /// Its name in the table.
     pub(crate) fn name(self) -> String {
         match self {
             SetId::Fixed(name) => name.to_string(),
@@ -253,55 +254,24 @@ const DEFAULT_AFFINITY_TIMEOUT: Duration = Duration::from_secs(10800);
 /// Rebuilds the table from scratch: one transaction that replaces any table of the same name
 /// (also one a crashed run left) with the model's.
 pub(crate) fn full(model: &ProxyModel, config: &NftConfig) -> (Plan, State) {
+    let mut state = State::default();
+    let mut diff = Diff::default();
+    for (name, port) in &model.services {
+        if let Some(new) = desired(name, port, config, None, &mut state.next_id) {
+            diff.port(None, Some(&new));
+            state.services.insert(name.clone(), new.programmed);
+        }
+    }
     let mut ops = vec![Op::AddTable, Op::DeleteTable, Op::AddTable];
     ops.extend(skeleton(config));
-    let mut state = State::default();
-    let mut deltas = SharedDeltas::default();
-    let mut elements: BTreeMap<SetId, Vec<MapElement>> = BTreeMap::new();
-    let mut own_chains = Vec::new();
-    for (name, port) in &model.services {
-        let Some(desired) = desired(name, port, config, None, &mut state.next_id) else {
-            continue;
-        };
-        deltas.count(&desired.programmed, 1);
-        if let Some(Picker::Own(chain)) = &desired.programmed.picker {
-            own_chains.push((chain.clone(), desired.own_rules));
-        }
-        for (set, element) in &desired.programmed.elements {
-            elements.entry(*set).or_default().push(element.clone());
-        }
-        state.services.insert(name.clone(), desired.programmed);
-    }
-    let pickers = state.pickers.apply(deltas.pickers);
-    for count in pickers.added {
-        add_picker(&mut ops, count);
-    }
-    for (chain, rules) in own_chains {
-        add_own_chain(&mut ops, &chain, rules, false);
-    }
-    let cluster_ips = state.cluster_ips.apply(deltas.cluster_ips);
-    let hairpins = state.hairpins.apply(deltas.hairpins);
-    elements.insert(
-        SetId::Fixed(CLUSTER_IPS),
-        cluster_ips.added.into_iter().map(cluster_ip).collect(),
-    );
-    elements.insert(
-        SetId::Fixed(HAIRPIN),
-        hairpins.added.into_iter().map(hairpin).collect(),
-    );
-    ops.extend(
-        elements
-            .into_iter()
-            .filter(|(_, elements)| !elements.is_empty())
-            .map(|(set, elements)| Op::AddElements { set, elements }),
-    );
-    (
-        Plan {
-            ops,
-            stale_udp_flows: Vec::new(),
-        },
-        state,
-    )
+    ops.extend(diff.into_plan(&mut state).ops);
+    // Flows of the table being replaced are not known, so none is called stale (as before a
+    // restart, kube-proxy leaves them to time out).
+    let plan = Plan {
+        ops,
+        stale_udp_flows: Vec::new(),
+    };
+    (plan, state)
 }
 
 /// Brings just the named service ports to the model, given what is programmed; updates
@@ -312,91 +282,143 @@ pub(crate) fn changes(
     state: &mut State,
     config: &NftConfig,
 ) -> Plan {
-    let mut plan = Plan::default();
-    let mut deltas = SharedDeltas::default();
-    let (mut deleted, mut added) = (Vec::new(), Vec::new());
-    let mut own_chains = Vec::new();
-    let mut gone_chains = Vec::new();
+    let mut diff = Diff::default();
     for name in &changed.names {
         let old = state.services.remove(name);
         let new = model
             .services
             .get(name)
             .and_then(|port| desired(name, port, config, old.as_ref(), &mut state.next_id));
-        let no_elements = Vec::new();
-        let old_elements = old.as_ref().map_or(&no_elements, |o| &o.elements);
-        let new_elements = new
-            .as_ref()
-            .map_or(&no_elements, |n| &n.programmed.elements);
-        deleted.extend(missing_from(old_elements, new_elements));
-        added.extend(missing_from(new_elements, old_elements));
-        let old_own = old.as_ref().and_then(own_chain);
-        let new_own = new.as_ref().and_then(|n| own_chain(&n.programmed));
-        if let Some(chain) = old_own.filter(|chain| new_own != Some(*chain)) {
-            gone_chains.push(chain.to_string());
-        }
-        if let Some(old) = &old {
-            deltas.count(old, -1);
-        }
-        if let Some(new) = &new {
-            deltas.count(&new.programmed, 1);
-        }
-        plan.stale_udp_flows.extend(stale_udp_flows(
-            old.as_ref(),
-            new.as_ref().map(|d| &d.programmed),
-        ));
+        diff.port(old.as_ref(), new.as_ref());
         if let Some(new) = new {
-            if let Some(chain) = own_chain(&new.programmed) {
-                let kept = old_own == Some(chain);
-                own_chains.push((chain.to_string(), new.own_rules, kept));
-            }
             state.services.insert(name.clone(), new.programmed);
         }
     }
-    let pickers = state.pickers.apply(deltas.pickers);
-    for count in &pickers.added {
-        add_picker(&mut plan.ops, *count);
-    }
-    for (chain, rules, kept) in own_chains {
-        add_own_chain(&mut plan.ops, &chain, rules, kept);
-    }
-    plan.ops.extend(group_elements(deleted, false));
-    plan.ops.extend(group_elements(added, true));
-    let cluster_ips = state.cluster_ips.apply(deltas.cluster_ips);
-    let hairpins = state.hairpins.apply(deltas.hairpins);
-    for (set, shift, element) in [
-        (
-            SetId::Fixed(CLUSTER_IPS),
-            cluster_ips,
-            cluster_ip as fn(Ipv4Addr) -> MapElement,
-        ),
-        (SetId::Fixed(HAIRPIN), hairpins, hairpin),
-    ] {
-        if !shift.removed.is_empty() {
-            plan.ops.push(Op::DeleteElements {
-                set,
-                elements: shift.removed.into_iter().map(element).collect(),
+    diff.into_plan(state)
+}
+
+/// The differences between what is programmed for some service ports and what is desired.
+#[derive(Default)]
+struct Diff {
+    deleted: Vec<(SetId, MapElement)>,
+    added: Vec<(SetId, MapElement)>,
+    own_chains: Vec<OwnChain>,
+    gone_chains: Vec<String>,
+    deltas: SharedDeltas,
+    stale_udp_flows: Vec<FlowMatch>,
+}
+
+/// A port's own chain to write.
+struct OwnChain {
+    name: String,
+    rules: Vec<Rule>,
+    programmed: ChainProgrammed,
+}
+
+/// Whether a chain exists already (and is to be emptied) or is to be created.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChainProgrammed {
+    Already,
+    NotYet,
+}
+
+impl Diff {
+    /// Adds one port's differences.
+    fn port(&mut self, old: Option<&Programmed>, new: Option<&Desired>) {
+        let no_elements = Vec::new();
+        let old_elements = old.map_or(&no_elements, |o| &o.elements);
+        let new_elements = new.map_or(&no_elements, |n| &n.programmed.elements);
+        self.deleted
+            .extend(missing_from(old_elements, new_elements));
+        self.added.extend(missing_from(new_elements, old_elements));
+        let old_own = old.and_then(own_chain);
+        let new_own = new.and_then(|n| own_chain(&n.programmed));
+        if let Some(chain) = old_own.filter(|chain| new_own != Some(*chain)) {
+            self.gone_chains.push(chain.to_string());
+        }
+        if let (Some(chain), Some(new)) = (new_own, new) {
+            self.own_chains.push(OwnChain {
+                name: chain.to_string(),
+                rules: new.own_rules.clone(),
+                programmed: if old_own == Some(chain) {
+                    ChainProgrammed::Already
+                } else {
+                    ChainProgrammed::NotYet
+                },
             });
         }
-        if !shift.added.is_empty() {
-            plan.ops.push(Op::AddElements {
-                set,
-                elements: shift.added.into_iter().map(element).collect(),
-            });
+        if let Some(old) = old {
+            self.deltas.count(old, -1);
+        }
+        if let Some(new) = new {
+            self.deltas.count(&new.programmed, 1);
+        }
+        self.stale_udp_flows
+            .extend(stale_udp_flows(old, new.map(|d| &d.programmed)));
+    }
+
+    /// The operations, in an order the kernel accepts: new chains before the elements that
+    /// lead to them, element deletions before additions (a map's element is replaced by
+    /// deleting and adding it), chains that went last, once nothing leads to them.
+    fn into_plan(self, state: &mut State) -> Plan {
+        let mut ops = Vec::new();
+        let pickers = state.pickers.apply(self.deltas.pickers);
+        for count in &pickers.added {
+            add_picker(&mut ops, *count);
+        }
+        for chain in self.own_chains {
+            add_own_chain(&mut ops, chain);
+        }
+        ops.extend(
+            by_set(self.deleted)
+                .into_iter()
+                .map(|(set, elements)| Op::DeleteElements { set, elements }),
+        );
+        ops.extend(
+            by_set(self.added)
+                .into_iter()
+                .map(|(set, elements)| Op::AddElements { set, elements }),
+        );
+        let cluster_ips = state.cluster_ips.apply(self.deltas.cluster_ips);
+        shared_elements(&mut ops, SetId::Fixed(CLUSTER_IPS), cluster_ips, cluster_ip);
+        let hairpins = state.hairpins.apply(self.deltas.hairpins);
+        shared_elements(&mut ops, SetId::Fixed(HAIRPIN), hairpins, hairpin);
+        for chain in self.gone_chains {
+            ops.push(Op::FlushChain(chain.clone()));
+            ops.push(Op::DeleteChain(chain));
+        }
+        for count in pickers.removed {
+            ops.push(Op::FlushChain(picker_chain(count)));
+            ops.push(Op::DeleteChain(picker_chain(count)));
+            ops.push(Op::DeleteSet(SetId::Slots(count)));
+            ops.push(Op::DeleteSet(SetId::NodePortSlots(count)));
+        }
+        Plan {
+            ops,
+            stale_udp_flows: self.stale_udp_flows,
         }
     }
-    // Chains go last, once no element jumps to them any more, and a picker's maps with it.
-    for chain in gone_chains {
-        plan.ops.push(Op::FlushChain(chain.clone()));
-        plan.ops.push(Op::DeleteChain(chain));
+}
+
+/// The deletions and additions of a shared set's elements.
+fn shared_elements(
+    ops: &mut Vec<Op>,
+    set: SetId,
+    shift: Shift<Ipv4Addr>,
+    element: fn(Ipv4Addr) -> MapElement,
+) {
+    if !shift.removed.is_empty() {
+        ops.push(Op::DeleteElements {
+            set,
+            elements: shift.removed.into_iter().map(element).collect(),
+        });
     }
-    for count in pickers.removed {
-        plan.ops.push(Op::FlushChain(picker_chain(count)));
-        plan.ops.push(Op::DeleteChain(picker_chain(count)));
-        plan.ops.push(Op::DeleteSet(SetId::Slots(count)));
-        plan.ops.push(Op::DeleteSet(SetId::NodePortSlots(count)));
+    if !shift.added.is_empty() {
+        ops.push(Op::AddElements {
+            set,
+            elements: shift.added.into_iter().map(element).collect(),
+        });
     }
-    plan
 }
 
 /// The table's fixed part: maps, base chains and the rules that dispatch into the maps.
@@ -775,26 +797,25 @@ fn add_picker(ops: &mut Vec<Op>, count: u32) {
         name: chain.clone(),
         base: None,
     });
-    for nodeport in [false, true] {
+    for entry in [Entry::Address, Entry::NodePort] {
         ops.push(Op::AddRule {
             chain: chain.clone(),
-            rule: Rule::PickSlot { nodeport, count },
+            rule: Rule::PickSlot { entry, count },
         });
     }
 }
 
-/// A port's own chain with its rules; a `kept` chain is emptied first.
-fn add_own_chain(ops: &mut Vec<Op>, chain: &str, rules: Vec<Rule>, kept: bool) {
-    if kept {
-        ops.push(Op::FlushChain(chain.to_string()));
-    } else {
-        ops.push(Op::AddChain {
-            name: chain.to_string(),
+/// A port's own chain with its rules; one that exists is emptied first.
+fn add_own_chain(ops: &mut Vec<Op>, chain: OwnChain) {
+    match chain.programmed {
+        ChainProgrammed::Already => ops.push(Op::FlushChain(chain.name.clone())),
+        ChainProgrammed::NotYet => ops.push(Op::AddChain {
+            name: chain.name.clone(),
             base: None,
-        });
+        }),
     }
-    ops.extend(rules.into_iter().map(|rule| Op::AddRule {
-        chain: chain.to_string(),
+    ops.extend(chain.rules.into_iter().map(|rule| Op::AddRule {
+        chain: chain.name.clone(),
         rule,
     }));
 }
@@ -838,22 +859,13 @@ fn stale_udp_flows(old: Option<&Programmed>, new: Option<&Programmed>) -> Vec<Fl
     flows
 }
 
-/// Element operations, one per set, in set order.
-fn group_elements(elements: Vec<(SetId, MapElement)>, add: bool) -> Vec<Op> {
+/// Elements grouped by set, in set order.
+fn by_set(elements: Vec<(SetId, MapElement)>) -> BTreeMap<SetId, Vec<MapElement>> {
     let mut by_set: BTreeMap<SetId, Vec<MapElement>> = BTreeMap::new();
     for (set, element) in elements {
         by_set.entry(set).or_default().push(element);
     }
     by_set
-        .into_iter()
-        .map(|(set, elements)| {
-            if add {
-                Op::AddElements { set, elements }
-            } else {
-                Op::DeleteElements { set, elements }
-            }
-        })
-        .collect()
 }
 
 fn plain(key: Key) -> MapElement {
@@ -1047,13 +1059,13 @@ mod tests {
             format!("add rule {svc} ip saddr . 2 @affinity update @affinity {{ ip saddr . 2 timeout 60s }} meta l4proto tcp dnat to 10.244.0.6:8080"),
             format!("add rule {svc} numgen random mod 2 == 0 update @affinity {{ ip saddr . 1 timeout 60s }} meta l4proto tcp dnat to 10.244.0.5:8080"),
             format!("add rule {svc} update @affinity {{ ip saddr . 2 timeout 60s }} meta l4proto tcp dnat to 10.244.0.6:8080"),
-            "add element cluster-ips { 10.96.0.50, 10.96.0.51, 10.96.0.52 }".to_string(),
-            "add element hairpin { 10.244.0.5 . 10.244.0.5, 10.244.0.6 . 10.244.0.6, 10.244.0.7 . 10.244.0.7 }".to_string(),
             "add element no-endpoint-services { 10.96.0.51 . udp . 80 }".to_string(),
             format!("add element service-ips {{ 10.96.0.50 . tcp . 80 : goto {svc}, 10.96.0.52 . tcp . 80 : goto endpoints-2 }}"),
             "add element service-nodeports { tcp . 30080 : goto endpoints-2 }".to_string(),
             "add element slots-2 { 10.96.0.52 . tcp . 80 . 0 : 10.244.0.5 . 8080, 10.96.0.52 . tcp . 80 . 1 : 10.244.0.7 . 8080 }".to_string(),
             "add element nodeport-slots-2 { tcp . 30080 . 0 : 10.244.0.5 . 8080, tcp . 30080 . 1 : 10.244.0.7 . 8080 }".to_string(),
+            "add element cluster-ips { 10.96.0.50, 10.96.0.51, 10.96.0.52 }".to_string(),
+            "add element hairpin { 10.244.0.5 . 10.244.0.5, 10.244.0.6 . 10.244.0.6, 10.244.0.7 . 10.244.0.7 }".to_string(),
         ];
         assert_eq!(service_ops(&plan, &config), expected);
         // The DNS address gets notrack rules and no service entry.

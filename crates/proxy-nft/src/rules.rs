@@ -28,6 +28,13 @@ pub(crate) const HAIRPIN: &str = "hairpin";
 pub(crate) const REJECT_CHAIN: &str = "reject-chain";
 pub(crate) const AFFINITY: &str = "affinity";
 
+/// Where traffic reached a service port: at one of its addresses, or at its node port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    Address,
+    NodePort,
+}
+
 /// One rule of the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Rule {
@@ -79,7 +86,7 @@ pub(crate) enum Rule {
     /// @nodeport-slots-N`): every service port without affinity that has `count` endpoints
     /// shares one chain of these two rules; its endpoints are the map's elements under its
     /// address and slots 0..N, so that endpoint changes are element changes only.
-    PickSlot { nodeport: bool, count: u32 },
+    PickSlot { entry: Entry, count: u32 },
     /// `ip saddr . ENDPOINT-ID @affinity update @affinity { ip saddr . ENDPOINT-ID timeout T }
     /// meta l4proto P dnat to EP:PORT`: ClientIP affinity, checked before picking at random.
     KeepAffinity {
@@ -211,13 +218,16 @@ impl Rule {
                 e.extend(build::mark_or(MASQ_MARK));
                 e
             }
-            Rule::PickSlot { nodeport, count } => {
-                let (mut e, map, slot) = if *nodeport {
-                    let regs = Reg::concat_layout(&[1, 2, 4]);
-                    (build::proto_dport(), nodeport_slots_map(*count), regs[2])
-                } else {
-                    let regs = Reg::concat_layout(&[4, 1, 2, 4]);
-                    (build::daddr_proto_dport(), slots_map(*count), regs[3])
+            Rule::PickSlot { entry, count } => {
+                let (mut e, map, slot) = match entry {
+                    Entry::NodePort => {
+                        let regs = Reg::concat_layout(&[1, 2, 4]);
+                        (build::proto_dport(), nodeport_slots_map(*count), regs[2])
+                    }
+                    Entry::Address => {
+                        let regs = Reg::concat_layout(&[4, 1, 2, 4]);
+                        (build::daddr_proto_dport(), slots_map(*count), regs[3])
+                    }
                 };
                 // The slot is the key's last field; the data (address . port) comes back in
                 // the key's first registers, as nft lays out `dnat ip to … map`.
@@ -401,11 +411,10 @@ impl fmt::Display for Rule {
                 f,
                 "ct status dnat ip saddr . ip daddr @{HAIRPIN} meta mark set meta mark | 0x{MASQ_MARK:08x}"
             ),
-            Rule::PickSlot { nodeport, count } => {
-                let (key, map) = if *nodeport {
-                    ("meta l4proto . th dport", nodeport_slots_map(*count))
-                } else {
-                    ("ip daddr . meta l4proto . th dport", slots_map(*count))
+            Rule::PickSlot { entry, count } => {
+                let (key, map) = match entry {
+                    Entry::NodePort => ("meta l4proto . th dport", nodeport_slots_map(*count)),
+                    Entry::Address => ("ip daddr . meta l4proto . th dport", slots_map(*count)),
                 };
                 write!(
                     f,
