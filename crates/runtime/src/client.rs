@@ -57,13 +57,6 @@ impl ClientError {
     }
 }
 
-/// Which resource (and optionally which namespace) a call is about.
-#[derive(Clone, Copy)]
-pub struct ResourceRef {
-    pub info: &'static ResourceInfo,
-    pub namespace: Option<&'static str>,
-}
-
 /// Builds `/api/v1/namespaces/default/services[/name]` for a resource.
 pub fn resource_path(info: &ResourceInfo, namespace: Option<&str>, name: Option<&str>) -> String {
     let base = if info.group.is_empty() {
@@ -104,6 +97,16 @@ impl Selectors<'_> {
             }
         }
     }
+}
+
+/// Where a watch starts and what it selects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WatchParams<'a> {
+    pub resource_version: &'a str,
+    pub selectors: Selectors<'a>,
+    /// Asks the server to end the watch after this long (`timeoutSeconds`), so that a
+    /// connection that died silently is noticed and the watch resumed.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// A client of the Kubernetes API.
@@ -218,25 +221,30 @@ impl Client {
         namespace: Option<&str>,
         resource_version: &str,
     ) -> Result<WatchStream, ClientError> {
-        self.watch_selected(info, namespace, resource_version, Selectors::default())
-            .await
+        let params = WatchParams {
+            resource_version,
+            ..WatchParams::default()
+        };
+        self.watch_selected(info, namespace, &params).await
     }
 
-    /// Watches the objects of a collection that match the selectors, from
-    /// `resource_version`; an object that stops matching arrives as DELETED.
+    /// Watches the objects of a collection that match the selectors, from a resourceVersion;
+    /// an object that stops matching arrives as DELETED.
     pub async fn watch_selected(
         &self,
         info: &ResourceInfo,
         namespace: Option<&str>,
-        resource_version: &str,
-        selectors: Selectors<'_>,
+        params: &WatchParams<'_>,
     ) -> Result<WatchStream, ClientError> {
         let mut uri = format!(
             "{}?watch=true&allowWatchBookmarks=true&resourceVersion={}",
             resource_path(info, namespace, None),
-            encode_query(resource_version)
+            encode_query(params.resource_version)
         );
-        selectors.append_to(&mut uri);
+        if let Some(timeout) = params.timeout {
+            uri.push_str(&format!("&timeoutSeconds={}", timeout.as_secs().max(1)));
+        }
+        params.selectors.append_to(&mut uri);
         let resp = self
             .call(Method::GET, &uri, "application/json", Bytes::new())
             .await?;

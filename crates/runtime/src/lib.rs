@@ -10,7 +10,7 @@ mod reflector;
 mod watch;
 
 pub use client::{
-    Client, ClientError, ResourceRef, ResponseBody, Selectors, Transport, TransportFuture,
+    Client, ClientError, ResponseBody, Selectors, Transport, TransportFuture, WatchParams,
 };
 pub use https::{HttpsError, HttpsTransport};
 pub use reflector::{reflect, ReflectorEvent};

@@ -11,11 +11,16 @@ use tokio_util::sync::CancellationToken;
 
 use ferry_api::ResourceInfo;
 
-use crate::client::Client;
+use crate::client::{Client, Selectors, WatchParams};
 use crate::watch::WatchEvent;
 
-/// How long to wait before trying again after a failed list or watch.
+/// How long to wait before trying again after a failed list or a watch that brought nothing;
+/// doubled on each failure in a row up to [`MAX_RETRY`].
 const RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(10);
+/// Watches are asked to end after a random time in this range (upstream's reflector uses 5–10
+/// minutes), so a connection that died silently is replaced.
+const WATCH_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 300..=600;
 /// Events queued for a slow consumer before the reflector waits for it.
 const QUEUE: usize = 1024;
 
@@ -49,6 +54,7 @@ async fn run(
     shutdown: CancellationToken,
 ) {
     let mut resume_from: Option<String> = None;
+    let mut retry = RETRY;
     while !shutdown.is_cancelled() && !tx.is_closed() {
         let rv = match resume_from.take() {
             Some(rv) => rv,
@@ -61,48 +67,73 @@ async fn run(
                 }
                 Err(e) => {
                     tracing::debug!(resource = info.plural, error = %e, "list failed");
-                    if pause(&shutdown).await {
+                    if pause(&shutdown, &mut retry).await {
                         return;
                     }
                     continue;
                 }
             },
         };
-        resume_from = watch_from(&client, info, rv, &tx, &shutdown).await;
-        if resume_from.is_none() && pause(&shutdown).await {
+        let watched = watch_from(&client, info, rv, &tx, &shutdown).await;
+        if watched.forwarded {
+            retry = RETRY;
+        } else if pause(&shutdown, &mut retry).await {
+            // A watch that failed or ended without an event is not retried at once: the
+            // server may be down, and a tight loop would spin.
             return;
         }
+        resume_from = watched.resume_from;
     }
 }
 
-/// Watches from `rv` until the stream ends; returns the resourceVersion to resume from, or
-/// `None` when the reflector must list again.
+/// How a watch ended.
+struct Watched {
+    /// The resourceVersion to resume from; `None` when the reflector must list again.
+    resume_from: Option<String>,
+    /// Whether any event was passed on.
+    forwarded: bool,
+}
+
+/// Watches from `rv` until the stream ends.
 async fn watch_from(
     client: &Client,
     info: &'static ResourceInfo,
     mut rv: String,
     tx: &mpsc::Sender<ReflectorEvent>,
     shutdown: &CancellationToken,
-) -> Option<String> {
-    let mut stream = match client.watch(info, None, &rv).await {
+) -> Watched {
+    let mut watched = Watched {
+        resume_from: None,
+        forwarded: false,
+    };
+    let params = WatchParams {
+        resource_version: &rv,
+        selectors: Selectors::default(),
+        timeout: Some(Duration::from_secs(rand::random_range(WATCH_TIMEOUT_SECS))),
+    };
+    let mut stream = match client.watch_selected(info, None, &params).await {
         Ok(stream) => stream,
-        Err(e) if e.is_gone() => return None,
+        Err(e) if e.is_gone() => return watched,
         Err(e) => {
             tracing::debug!(resource = info.plural, error = %e, "watch failed");
-            return Some(rv);
+            watched.resume_from = Some(rv);
+            return watched;
         }
     };
     loop {
         let next = tokio::select! {
-            _ = shutdown.cancelled() => return None,
+            _ = shutdown.cancelled() => return watched,
             next = stream.next() => next,
         };
         let event = match next {
             Some(Ok(event)) => event,
-            Some(Err(_)) | None => return Some(rv),
+            Some(Err(_)) | None => {
+                watched.resume_from = Some(rv);
+                return watched;
+            }
         };
         if event.event_type == "ERROR" {
-            return None;
+            return watched;
         }
         if let Some(new_rv) = resource_version(&event) {
             rv = new_rv;
@@ -113,8 +144,9 @@ async fn watch_from(
             _ => continue,
         };
         if tx.send(forwarded).await.is_err() {
-            return None;
+            return watched;
         }
+        watched.forwarded = true;
     }
 }
 
@@ -127,10 +159,12 @@ fn resource_version(event: &WatchEvent) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Waits [`RETRY`]; true when shutdown came first.
-async fn pause(shutdown: &CancellationToken) -> bool {
+/// Waits `retry` and doubles it for next time; true when shutdown came first.
+async fn pause(shutdown: &CancellationToken, retry: &mut Duration) -> bool {
+    let wait = *retry;
+    *retry = (*retry * 2).min(MAX_RETRY);
     tokio::select! {
         _ = shutdown.cancelled() => true,
-        _ = tokio::time::sleep(RETRY) => false,
+        _ = tokio::time::sleep(wait) => false,
     }
 }

@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use ferry_runtime::{Client, Selectors};
+use ferry_runtime::{Client, Selectors, WatchParams};
 use ferry_sandbox::{Runtime, RuntimeConfig};
 
 use crate::node::{error_chain, resource};
@@ -132,7 +132,15 @@ impl Pods {
         self.sync(&known).await;
         let mut watch = self
             .client
-            .watch_selected(pods, None, &rv, selectors)
+            .watch_selected(
+                pods,
+                None,
+                &WatchParams {
+                    resource_version: &rv,
+                    selectors,
+                    timeout: None,
+                },
+            )
             .await
             .map_err(AgentError::api("watch pods"))?;
         let resync = tokio::time::sleep(RESYNC);
