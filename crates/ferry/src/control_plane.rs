@@ -14,7 +14,19 @@ use ferry_store::EmbeddedStore;
 use crate::config::ServerArgs;
 use crate::in_process::InProcess;
 
+/// `ferry server`: runs the control plane until SIGINT/SIGTERM.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        stopping.cancel();
+    });
+    run_until(args, stop).await
+}
+
+/// Runs the control plane until `stop` is cancelled (`ferry up` stops its agents first).
+pub async fn run_until(args: ServerArgs, stop: CancellationToken) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("create data dir {}", args.data_dir.display()))?;
     say(&format!(
@@ -90,7 +102,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         args.kubeconfig_path().display()
     ));
 
-    wait_for_signal().await;
+    stop.cancelled().await;
     say("stopping");
     shutdown.cancel();
     while tasks.join_next().await.is_some() {}
@@ -123,7 +135,8 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("write {}", path.display()))
 }
 
-async fn wait_for_signal() {
+/// Resolves at the first SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut term) = signal(SignalKind::terminate()) else {
         let _ = tokio::signal::ctrl_c().await;

@@ -14,9 +14,7 @@ use anyhow::Context;
 
 use ferry_hostnet::Ipv4Cidr;
 
-use crate::lab::{
-    absolute, spawn_agent, stop_agent, wait_for_control_plane, AgentLaunch, AgentNode, UpArgs,
-};
+use crate::lab::{absolute, run_cluster, AgentLaunch, AgentNode, UpArgs};
 
 /// An address the kernel routes by the default route; connecting a UDP socket to it sends
 /// nothing, it only asks the routing table which source address it would use.
@@ -55,30 +53,13 @@ async fn serve(args: UpArgs, name: String, node_ip: Ipv4Addr) -> anyhow::Result<
         server: format!("https://127.0.0.1:{}", args.server.port),
         network: args.node_network().to_flags(),
     };
-    // The control plane writes the kubeconfig once its API is up; one left by an earlier run
-    // would start the agent too early.
-    let _ = std::fs::remove_file(data_dir.join("kubeconfig"));
-    let control_plane = tokio::spawn(crate::control_plane::run(args.server));
     let node = AgentNode {
         name: &name,
         ip: node_ip,
         pod_cidr,
         netns: None,
     };
-    let started = match wait_for_control_plane(&data_dir).await {
-        Ok(pki) => spawn_agent(&pki, &launch, &node),
-        Err(e) => Err(e),
-    };
-    let mut agent = match started {
-        Ok(agent) => agent,
-        Err(e) => {
-            control_plane.abort();
-            return Err(e);
-        }
-    };
-    let result = control_plane.await.context("control plane task")?;
-    stop_agent(&name, &mut agent).await;
-    result
+    run_cluster(args.server, &launch, &[node]).await
 }
 
 /// The machine's address toward its default route.

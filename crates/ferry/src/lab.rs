@@ -194,25 +194,71 @@ async fn serve(lab: Lab, args: UpArgs, caller: std::net::TcpListener) -> anyhow:
         server: format!("https://{BRIDGE_IP}:{port}"),
         network: args.node_network().to_flags(),
     };
-    // The control plane writes the kubeconfig once its API is up; one left by an earlier run
-    // would start the agents too early.
-    let _ = std::fs::remove_file(data_dir.join("kubeconfig"));
-    let control_plane = tokio::spawn(crate::control_plane::run(args.server));
-    let mut agents = Vec::new();
-    let started = start_agents(&lab, &launch, &mut agents).await;
-    let result = match started {
-        Ok(()) => control_plane.await.context("control plane task")?,
-        Err(e) => {
-            control_plane.abort();
-            Err(e)
-        }
-    };
-    for (name, agent) in &mut agents {
-        stop_agent(name, agent).await;
-    }
+    let nodes: Vec<AgentNode<'_>> = lab
+        .nodes
+        .iter()
+        .map(|node| AgentNode {
+            name: &node.name,
+            ip: node.ip,
+            pod_cidr: node.pod_cidr,
+            netns: Some(&node.netns),
+        })
+        .collect();
+    let result = run_cluster(args.server, &launch, &nodes).await;
     shutdown.cancel();
     let _ = forwarder.await;
     result
+}
+
+/// Runs the control plane and an agent per node until SIGINT/SIGTERM (or until the control
+/// plane fails); then stops every agent at once (each stops its pods and cleans its node up
+/// while the API is still there), and only then the control plane.
+pub(crate) async fn run_cluster(
+    server: ServerArgs,
+    launch: &AgentLaunch<'_>,
+    nodes: &[AgentNode<'_>],
+) -> anyhow::Result<()> {
+    // The control plane writes the kubeconfig once its API is up; one left by an earlier run
+    // would start the agents too early.
+    let _ = std::fs::remove_file(launch.data_dir.join("kubeconfig"));
+    let stop = CancellationToken::new();
+    let mut control_plane = tokio::spawn(crate::control_plane::run_until(server, stop.clone()));
+    let mut agents = Vec::new();
+    let started = tokio::select! {
+        started = start_agents(launch, nodes, &mut agents) => started,
+        ended = &mut control_plane => Err(control_plane_ended(ended)),
+    };
+    let failed = match started {
+        Ok(()) => tokio::select! {
+            _ = crate::control_plane::wait_for_signal() => None,
+            ended = &mut control_plane => Some(control_plane_ended(ended)),
+        },
+        Err(e) => Some(e),
+    };
+    futures_util::future::join_all(
+        agents
+            .iter_mut()
+            .map(|(name, agent)| stop_agent(name, agent)),
+    )
+    .await;
+    stop.cancel();
+    if let Some(e) = failed {
+        control_plane.abort();
+        return Err(e);
+    }
+    match control_plane.await {
+        Ok(result) => result,
+        Err(e) => Err(anyhow::Error::from(e).context("control plane task")),
+    }
+}
+
+/// The error for a control plane that ended before it was asked to.
+fn control_plane_ended(ended: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Error {
+    match ended {
+        Ok(Ok(())) => anyhow::anyhow!("the control plane stopped"),
+        Ok(Err(e)) => e.context("the control plane stopped"),
+        Err(e) => anyhow::Error::from(e).context("control plane task"),
+    }
 }
 
 /// What every agent `ferry up` starts is started with.
@@ -225,20 +271,14 @@ pub(crate) struct AgentLaunch<'a> {
 }
 
 async fn start_agents(
-    lab: &Lab,
     launch: &AgentLaunch<'_>,
+    nodes: &[AgentNode<'_>],
     agents: &mut Vec<(String, Child)>,
 ) -> anyhow::Result<()> {
     let pki = wait_for_control_plane(launch.data_dir).await?;
-    for node in &lab.nodes {
-        let agent = AgentNode {
-            name: &node.name,
-            ip: node.ip,
-            pod_cidr: node.pod_cidr,
-            netns: Some(&node.netns),
-        };
-        let child = spawn_agent(&pki, launch, &agent)?;
-        agents.push((node.name.clone(), child));
+    for node in nodes {
+        let child = spawn_agent(&pki, launch, node)?;
+        agents.push((node.name.to_string(), child));
     }
     Ok(())
 }
@@ -337,6 +377,9 @@ async fn forward(listener: TcpListener, target: SocketAddr, shutdown: Cancellati
             accepted = listener.accept() => accepted,
         };
         let Ok((mut inbound, _)) = accepted else {
+            // Out of file descriptors, most likely: give connections time to close instead of
+            // spinning on accept.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         tokio::spawn(async move {

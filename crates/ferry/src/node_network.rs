@@ -148,13 +148,23 @@ impl NodeNetwork {
         let mut network = NodeNetwork {
             tasks: JoinSet::new(),
             nft: None,
-            dns_ip: args.dns_ip()?,
+            dns_ip: None,
         };
+        let dns_ip = args.dns_ip()?;
+        let mut started = Ok(());
         if args.proxy_mode == ProxyMode::Nftables {
-            network.start_proxy(args, node, client, shutdown)?;
+            started = network.start_proxy(args, node, client, shutdown);
         }
-        if let Some(ip) = network.dns_ip {
-            network.start_dns(args, ip, client, shutdown).await?;
+        if let (Ok(()), Some(ip)) = (&started, dns_ip) {
+            started = network.start_dns(args, ip, client, shutdown).await;
+        }
+        if let Err(e) = started {
+            // Whatever did start is stopped and removed: nothing is left in the kernel.
+            shutdown.cancel();
+            if let Err(cleanup) = network.stop().await {
+                tracing::warn!(error = %format!("{cleanup:#}"), "cleaning up after a failed start");
+            }
+            return Err(e);
         }
         Ok(network)
     }
@@ -203,6 +213,7 @@ impl NodeNetwork {
             .add_address(DNS_LINK, Ipv4Cidr::host(ip))
             .await
             .with_context(|| format!("add the cluster DNS address {ip} to {DNS_LINK}"))?;
+        self.dns_ip = Some(ip);
         let address = SocketAddr::new(IpAddr::V4(ip), 53);
         let sockets = ferry_dns::Sockets {
             udp: tokio::net::UdpSocket::bind(address)
@@ -242,36 +253,56 @@ impl NodeNetwork {
             tracing::warn!(error = %format!("{failed:#}"), "node networking stopped with an error");
             result = Err(failed);
         }
+        // Both removals are attempted whatever the other did; the first error is reported.
         if let Some(config) = &self.nft {
-            ferry_proxy_nft::cleanup_leftovers(config).context("remove the nftables table")?;
+            let removed = ferry_proxy_nft::cleanup_leftovers(config)
+                .map(|_| ())
+                .context("remove the nftables table");
+            result = result.and(removed);
         }
         if let Some(ip) = self.dns_ip {
-            let netlink = Netlink::connect().context("netlink")?;
-            netlink
-                .delete_address(DNS_LINK, Ipv4Cidr::host(ip))
-                .await
-                .with_context(|| format!("remove the cluster DNS address {ip}"))?;
+            result = result.and(remove_dns_address(ip).await);
         }
         result
     }
 }
 
-/// Keeps [`PROXY_STATE_FILE`] equal to what the proxy programmed last (written aside and
-/// renamed, so a reader never sees half a file); removes it when the proxy stops.
+async fn remove_dns_address(ip: Ipv4Addr) -> anyhow::Result<()> {
+    let netlink = Netlink::connect().context("netlink")?;
+    netlink
+        .delete_address(DNS_LINK, Ipv4Cidr::host(ip))
+        .await
+        .with_context(|| format!("remove the cluster DNS address {ip}"))?;
+    Ok(())
+}
+
+/// How often at most [`PROXY_STATE_FILE`] is rewritten: rendering 10,000 services costs a few
+/// milliseconds, which a burst of syncs should not pay each time.
+const PROXY_STATE_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps [`PROXY_STATE_FILE`] equal to what the proxy programmed last (at most a second late;
+/// rendered on a blocking thread, written aside and renamed, so a reader never sees half a
+/// file); removes it when the proxy stops.
 async fn write_proxy_state(
     mut programmed: tokio::sync::watch::Receiver<Arc<ferry_proxy::ProxyModel>>,
     path: PathBuf,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let aside = path.with_extension("txt.new");
     loop {
-        let text = programmed.borrow_and_update().to_string();
-        tokio::fs::write(&aside, text)
-            .await
-            .with_context(|| format!("write {}", aside.display()))?;
-        tokio::fs::rename(&aside, &path)
-            .await
-            .with_context(|| format!("write {}", path.display()))?;
+        let model = Arc::clone(&programmed.borrow_and_update());
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let aside = target.with_extension("txt.new");
+            std::fs::write(&aside, model.to_string())
+                .and_then(|()| std::fs::rename(&aside, &target))
+                .with_context(|| format!("write {}", target.display()))
+        })
+        .await
+        .context("proxy state writer")??;
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(PROXY_STATE_PERIOD) => {}
+        }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             changed = programmed.changed() => if changed.is_err() { break },
