@@ -93,7 +93,10 @@ async fn udp_worker(shared: Arc<Shared>, socket: Arc<UdpSocket>) -> Result<(), E
     let mut buffer = vec![0u8; MAX_MESSAGE];
     let mut out = Vec::with_capacity(MAX_MESSAGE);
     let mut memo = Memo::default();
+    // Forwarded queries in flight: aborted with the worker when the server stops.
+    let mut forwards = JoinSet::new();
     loop {
+        while forwards.try_join_next().is_some() {}
         let (len, peer) = match socket.recv_from(&mut buffer).await {
             Ok(received) => received,
             Err(e) if transient(&e) => continue,
@@ -106,7 +109,7 @@ async fn udp_worker(shared: Arc<Shared>, socket: Arc<UdpSocket>) -> Result<(), E
             outcome => {
                 let (shared, socket, raw) =
                     (Arc::clone(&shared), Arc::clone(&socket), raw.to_vec());
-                tokio::spawn(async move {
+                forwards.spawn(async move {
                     let response = upstream_part(&shared, &raw, outcome, Transport::Udp).await;
                     send(&socket, &response, peer).await;
                 });
@@ -221,6 +224,11 @@ async fn tcp_connection(shared: Arc<Shared>, stream: TcpStream) {
                 }
                 Outcome::Drop => {}
                 outcome => {
+                    // A client that pipelines queries without reading answers gets no more
+                    // forwarding work than its queue holds.
+                    while pending.len() >= TCP_QUEUE {
+                        pending.join_next().await;
+                    }
                     let (shared, responses) = (Arc::clone(&shared), responses.clone());
                     pending.spawn(async move {
                         let response = upstream_part(&shared, &raw, outcome, Transport::Tcp).await;
