@@ -14,14 +14,14 @@ use anyhow::Context;
 
 use ferry_hostnet::Ipv4Cidr;
 
-use crate::lab::{absolute, run_cluster, AgentLaunch, AgentNode, UpArgs};
+use crate::lab::{absolute, nth_pod_cidr, run_cluster, AgentLaunch, AgentNode, UpArgs};
 
 /// An address the kernel routes by the default route; connecting a UDP socket to it sends
 /// nothing, it only asks the routing table which source address it would use.
 const ROUTE_PROBE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
 /// Runs the control plane and this machine's agent until SIGINT/SIGTERM.
-pub fn up(mut args: UpArgs) -> anyhow::Result<()> {
+pub(crate) fn up(mut args: UpArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.nodes == 1,
         "--host runs this machine as the cluster's only node; --nodes does not apply"
@@ -45,9 +45,7 @@ pub fn up(mut args: UpArgs) -> anyhow::Result<()> {
 async fn serve(args: UpArgs, name: String, node_ip: Ipv4Addr) -> anyhow::Result<()> {
     let data_dir = args.server.data_dir.clone();
     let cluster: Ipv4Cidr = args.server.cluster_cidr.parse().context("--cluster-cidr")?;
-    let pod_cidr = Ipv4Cidr::new(cluster.addr(), args.server.node_cidr_mask_size)
-        .context("the node's pod CIDR")?
-        .network();
+    let pod_cidr = nth_pod_cidr(cluster, args.server.node_cidr_mask_size, 0)?;
     let launch = AgentLaunch {
         data_dir: &data_dir,
         server: format!("https://127.0.0.1:{}", args.server.port),

@@ -119,8 +119,9 @@ pub(crate) fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::fs::canonicalize(path).with_context(|| format!("resolve {}", path.display()))
 }
 
-fn plan(data_dir: &Path, count: u8) -> anyhow::Result<Lab> {
+fn plan(data_dir: &Path, count: u8, server: &ServerArgs) -> anyhow::Result<Lab> {
     let netns = cluster_netns(data_dir);
+    let cluster: Ipv4Cidr = server.cluster_cidr.parse().context("--cluster-cidr")?;
     let nodes = (1..=count)
         .map(|i| {
             Ok(Node {
@@ -128,11 +129,32 @@ fn plan(data_dir: &Path, count: u8) -> anyhow::Result<Lab> {
                 netns: format!("{netns}-n{i}"),
                 port: format!("n{i}"),
                 ip: Ipv4Addr::new(172, 18, 0, i + 1),
-                pod_cidr: Ipv4Cidr::new(Ipv4Addr::new(10, 244, i - 1, 0), 24)?,
+                pod_cidr: nth_pod_cidr(cluster, server.node_cidr_mask_size, u32::from(i - 1))?,
             })
         })
-        .collect::<Result<Vec<_>, ferry_hostnet::Error>>()?;
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Lab { netns, nodes })
+}
+
+/// The `n`th (from 0) pod CIDR of prefix length `mask` in the cluster CIDR: the one the node
+/// IPAM controller gives the `n`th node, which its agent uses until the assignment arrives.
+pub(crate) fn nth_pod_cidr(cluster: Ipv4Cidr, mask: u8, n: u32) -> anyhow::Result<Ipv4Cidr> {
+    anyhow::ensure!(
+        (cluster.prefix_len()..=30).contains(&mask),
+        "--node-cidr-mask-size {mask} does not fit in the cluster CIDR {}/{}",
+        cluster.addr(),
+        cluster.prefix_len()
+    );
+    let per_node = 1u64 << (32 - mask);
+    let count = 1u64 << (mask - cluster.prefix_len());
+    anyhow::ensure!(
+        u64::from(n) < count,
+        "the cluster CIDR has room for {count} node pod CIDRs of /{mask}"
+    );
+    let base = u64::from(u32::from(cluster.network().addr()));
+    let start = u32::try_from(base + u64::from(n) * per_node)
+        .context("pod CIDR beyond the address space")?;
+    Ok(Ipv4Cidr::new(Ipv4Addr::from(start), mask)?)
 }
 
 /// `ferry up`: builds the lab network, runs the control plane in it and an agent per node
@@ -143,7 +165,7 @@ pub fn up(mut args: UpArgs) -> anyhow::Result<()> {
     }
     let data_dir = absolute(&args.server.data_dir)?;
     args.server.data_dir = data_dir.clone();
-    let lab = plan(&data_dir, args.nodes)?;
+    let lab = plan(&data_dir, args.nodes, &args.server)?;
     let removed = ferry_hostnet::cleanup_namespaces(&lab.netns)
         .context("remove the namespaces an earlier run left")?;
     if !removed.is_empty() {
@@ -476,4 +498,24 @@ pub fn shell(args: &ShellArgs) -> anyhow::Result<std::process::ExitCode> {
             .and_then(|c| u8::try_from(c).ok())
             .unwrap_or(1),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_cidrs_are_cut_from_the_cluster_cidr_in_order() {
+        let cluster: Ipv4Cidr = "10.244.0.0/16".parse().unwrap();
+        let cidr = |n| nth_pod_cidr(cluster, 24, n).unwrap().to_string();
+        assert_eq!(cidr(0), "10.244.0.0/24");
+        assert_eq!(cidr(3), "10.244.3.0/24");
+        let wide: Ipv4Cidr = "10.32.0.0/12".parse().unwrap();
+        assert_eq!(
+            nth_pod_cidr(wide, 20, 2).unwrap().to_string(),
+            "10.32.32.0/20"
+        );
+        assert!(nth_pod_cidr(cluster, 24, 256).is_err());
+        assert!(nth_pod_cidr(cluster, 8, 0).is_err());
+    }
 }

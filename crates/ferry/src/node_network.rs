@@ -20,7 +20,7 @@ use ferry_runtime::Client;
 
 /// The file in an agent's data dir that shows what its service proxy programmed last, one line
 /// per service port; `ferry debug proxy` prints it.
-pub const PROXY_STATE_FILE: &str = "proxy.txt";
+pub(crate) const PROXY_STATE_FILE: &str = "proxy.txt";
 
 /// The link the cluster DNS address is added to on a node: loopback, which every network
 /// namespace has (dummy links need a kernel module that is not always there).
@@ -28,7 +28,7 @@ const DNS_LINK: &str = "lo";
 
 /// Which dataplane programs Services on this node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ProxyMode {
+pub(crate) enum ProxyMode {
     /// Ferry's own nftables table, programmed through netlink.
     Nftables,
     /// No service proxy on this node.
@@ -37,7 +37,7 @@ pub enum ProxyMode {
 
 /// The agent's service networking flags (kube-proxy's and the kubelet's of the same meaning).
 #[derive(Args, Clone, Debug)]
-pub struct NodeNetworkArgs {
+pub(crate) struct NodeNetworkArgs {
     /// The service proxy's dataplane.
     #[arg(long, value_enum, default_value_t = ProxyMode::Nftables)]
     pub proxy_mode: ProxyMode,
@@ -63,7 +63,7 @@ pub struct NodeNetworkArgs {
 
 impl NodeNetworkArgs {
     /// The flags that give an agent this configuration.
-    pub fn to_flags(&self) -> Vec<String> {
+    pub(crate) fn to_flags(&self) -> Vec<String> {
         let mode = match self.proxy_mode {
             ProxyMode::Nftables => "nftables",
             ProxyMode::None => "none",
@@ -107,7 +107,8 @@ impl NodeNetworkArgs {
     }
 }
 
-pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+/// A resolver given as `IP` (port 53) or `IP:PORT`.
+pub(crate) fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
@@ -123,14 +124,14 @@ fn cidr(text: &str) -> anyhow::Result<Cidr> {
 }
 
 /// The node that service networking runs for.
-pub struct NodeContext<'a> {
+pub(crate) struct NodeContext<'a> {
     pub node_name: &'a str,
     /// The agent's data dir, where [`PROXY_STATE_FILE`] is kept.
     pub data_dir: &'a Path,
 }
 
 /// The running service proxy and DNS server of a node.
-pub struct NodeNetwork {
+pub(crate) struct NodeNetwork {
     tasks: JoinSet<anyhow::Result<()>>,
     nft: Option<NftConfig>,
     dns_ip: Option<Ipv4Addr>,
@@ -139,7 +140,7 @@ pub struct NodeNetwork {
 impl NodeNetwork {
     /// Starts what `args` asks for; both stop when `shutdown` is cancelled, after which
     /// [`NodeNetwork::stop`] removes what they left in the kernel.
-    pub async fn start(
+    pub(crate) async fn start(
         args: &NodeNetworkArgs,
         node: &NodeContext<'_>,
         client: &Client,
@@ -242,7 +243,7 @@ impl NodeNetwork {
 
     /// Waits for both to stop (after shutdown), then removes the nftables table and the DNS
     /// address.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
         let mut result = Ok(());
         while let Some(done) = self.tasks.join_next().await {
             let failed = match done {
@@ -314,7 +315,7 @@ async fn write_proxy_state(
 
 /// `ferry debug proxy`: what the service proxy of each node programmed last. `data_dir` is an
 /// agent's data dir, or a lab cluster's (whose nodes keep theirs under `nodes/<name>`).
-pub fn print_proxy_state(data_dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn print_proxy_state(data_dir: &Path) -> anyhow::Result<()> {
     let own = data_dir.join(PROXY_STATE_FILE);
     if own.exists() {
         let text =

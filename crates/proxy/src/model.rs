@@ -72,8 +72,8 @@ pub struct Endpoint {
 /// Everything the dataplane must program for one service port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicePort {
-    /// The service's cluster IPs (IPv4 only for now); empty for headless services, which the
-    /// tracker leaves out of the model altogether.
+    /// The service's IPv4 cluster IP (headless services, which have none, are left out of
+    /// the model altogether).
     pub cluster_ip: Ipv4Addr,
     pub port: u16,
     /// The node port, for NodePort and LoadBalancer services.
