@@ -238,8 +238,8 @@ const RAW_OUTPUT: &str = "raw-output";
 const NAT_PREROUTING: &str = "nat-prerouting";
 const NAT_OUTPUT: &str = "nat-output";
 const NAT_POSTROUTING: &str = "nat-postrouting";
+const FILTER_PREROUTING: &str = "filter-prerouting";
 const FILTER_INPUT: &str = "filter-input";
-const FILTER_FORWARD: &str = "filter-forward";
 const FILTER_OUTPUT: &str = "filter-output";
 const FILTER_OUTPUT_POST_DNAT: &str = "filter-output-post-dnat";
 const SERVICES: &str = "services";
@@ -441,11 +441,15 @@ fn skeleton(config: &NftConfig) -> Vec<Op> {
             NAT_POSTROUTING,
             base(ChainType::Nat, HookPoint::Postrouting, 100),
         ),
-        (FILTER_INPUT, base(ChainType::Filter, HookPoint::Input, -10)),
+        // After DNAT (-100): what is still addressed to a service here was not load-balanced.
+        // Rejected here, before routing: a node without a route for the service CIDR (a lab
+        // node has no default route) would otherwise answer with a rate-limited ICMP network
+        // unreachable instead of a reset.
         (
-            FILTER_FORWARD,
-            base(ChainType::Filter, HookPoint::Forward, -10),
+            FILTER_PREROUTING,
+            base(ChainType::Filter, HookPoint::Prerouting, -10),
         ),
+        (FILTER_INPUT, base(ChainType::Filter, HookPoint::Input, -10)),
         (
             FILTER_OUTPUT,
             base(ChainType::Filter, HookPoint::Output, -10),
@@ -549,8 +553,8 @@ fn skeleton_rules(config: &NftConfig) -> Vec<(&'static str, Rule)> {
         (SERVICES, Rule::NodePortDispatch),
         (FILTER_INPUT, Rule::NewJump(SERVICE_ENDPOINTS_CHECK)),
         (FILTER_INPUT, Rule::NewJump(NODEPORT_ENDPOINTS_CHECK)),
-        (FILTER_FORWARD, Rule::NewJump(SERVICE_ENDPOINTS_CHECK)),
-        (FILTER_FORWARD, Rule::NewJump(CLUSTER_IPS_CHECK)),
+        (FILTER_PREROUTING, Rule::NewJump(SERVICE_ENDPOINTS_CHECK)),
+        (FILTER_PREROUTING, Rule::NewJump(CLUSTER_IPS_CHECK)),
         (FILTER_OUTPUT, Rule::NewJump(SERVICE_ENDPOINTS_CHECK)),
         (FILTER_OUTPUT_POST_DNAT, Rule::NewJump(CLUSTER_IPS_CHECK)),
         (SERVICE_ENDPOINTS_CHECK, Rule::NoEndpointReject),
