@@ -8,6 +8,6 @@ LAB_NODES=2
 # shellcheck source=bench/lab.sh
 . "$(dirname "$0")/lab.sh"
 
-in_lab timeout 900 python3 "${SL_SCRIPT:-$root/bench/services-latency.py}" \
+in_lab timeout 900 python3 "$root/bench/services-latency.py" \
     --kubeconfig "$tmp/data/kubeconfig" --cache-dir "$tmp/kube-cache" "$@"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
