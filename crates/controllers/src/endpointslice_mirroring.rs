@@ -21,6 +21,7 @@ use ferry_runtime::Client;
 
 use crate::endpoint_slice::endpoint_set::{equal_beyond_key, EndpointSet, PortsKey};
 use crate::endpoint_slice::reconciler::{MANAGED_BY, SERVICE_NAME};
+use crate::endpoint_slice::slices_managed_by;
 use crate::endpoints::membership::{self, IpFamily};
 use crate::endpoints::trigger_time::ServiceKey;
 use crate::error::{write_error, Error};
@@ -369,7 +370,8 @@ impl MirroringController {
             services.iter().map(|s| (key_of(&s.metadata), s)).collect();
         let endpoints: HashMap<ServiceKey, &Endpoints> =
             endpoints.iter().map(|e| (key_of(&e.metadata), e)).collect();
-        let mut mirrored = mirrored_slices(slices);
+        // Slices this controller mirrored, by the Endpoints they mirror.
+        let mut mirrored = slices_managed_by(slices, CONTROLLER_NAME);
         let keys: BTreeSet<ServiceKey> = endpoints.keys().chain(mirrored.keys()).cloned().collect();
         let mut requeue = None;
         for key in keys {
@@ -459,27 +461,6 @@ impl MirroringController {
         }
         Ok(())
     }
-}
-
-/// Slices this controller mirrored (not being deleted), by the Endpoints they mirror.
-fn mirrored_slices(slices: Vec<EndpointSlice>) -> HashMap<ServiceKey, Vec<EndpointSlice>> {
-    let mut by_name: HashMap<ServiceKey, Vec<EndpointSlice>> = HashMap::new();
-    for slice in slices {
-        let labels = slice.metadata.labels.clone().unwrap_or_default();
-        let (Some(managed_by), Some(service)) = (labels.get(MANAGED_BY), labels.get(SERVICE_NAME))
-        else {
-            continue;
-        };
-        if managed_by != CONTROLLER_NAME || slice.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        let namespace = slice.metadata.namespace.clone().unwrap_or_default();
-        by_name
-            .entry((namespace, service.clone()))
-            .or_default()
-            .push(slice);
-    }
-    by_name
 }
 
 fn version_of(endpoints: &Endpoints) -> (String, String) {

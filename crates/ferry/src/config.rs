@@ -62,16 +62,7 @@ impl ServerArgs {
 
     /// `--cluster-dns` as an address; `None` when empty.
     pub fn cluster_dns_ip(&self) -> anyhow::Result<Option<Ipv4Addr>> {
-        if self.cluster_dns.is_empty() {
-            return Ok(None);
-        }
-        let ip = self.cluster_dns.parse().with_context(|| {
-            format!(
-                "--cluster-dns {:?} is not an IPv4 address",
-                self.cluster_dns
-            )
-        })?;
-        Ok(Some(ip))
+        parse_cluster_dns(&self.cluster_dns)
     }
 
     /// The controllers' configuration.
@@ -125,6 +116,18 @@ pub fn print_kubeconfig(args: &KubeconfigArgs) -> anyhow::Result<()> {
     })?;
     print!("{text}");
     Ok(())
+}
+
+/// A `--cluster-dns` value (of `ferry server` and `ferry agent`): an IPv4 address, or empty for
+/// a cluster without DNS.
+pub fn parse_cluster_dns(text: &str) -> anyhow::Result<Option<Ipv4Addr>> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let ip = text
+        .parse()
+        .with_context(|| format!("--cluster-dns {text:?} is not an IPv4 address"))?;
+    Ok(Some(ip))
 }
 
 #[cfg(test)]

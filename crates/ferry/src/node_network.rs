@@ -84,16 +84,7 @@ impl NodeNetworkArgs {
     }
 
     fn dns_ip(&self) -> anyhow::Result<Option<Ipv4Addr>> {
-        if self.cluster_dns.is_empty() {
-            return Ok(None);
-        }
-        let ip = self.cluster_dns.parse().with_context(|| {
-            format!(
-                "--cluster-dns {:?} is not an IPv4 address",
-                self.cluster_dns
-            )
-        })?;
-        Ok(Some(ip))
+        crate::config::parse_cluster_dns(&self.cluster_dns)
     }
 
     fn nft_config(&self) -> anyhow::Result<NftConfig> {

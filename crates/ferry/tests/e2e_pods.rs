@@ -626,25 +626,6 @@ fn a_killed_lab_stops_its_agents_and_the_next_start_removes_the_rest() {
     assert!(named().is_empty(), "{:?}\n{}", named(), again.log());
 }
 
-/// Pods of `selector` that are Running, Ready and not terminating, as `name ip` pairs.
-fn ready_pods(lab: &UpLab, selector: &str) -> Vec<(String, String)> {
-    let out = lab.ok(&[
-        "get",
-        "pods",
-        "-l",
-        selector,
-        "-o",
-        r#"jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.metadata.deletionTimestamp} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
-    ]);
-    out.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f.len() == 4 && f[2].is_empty() && f[3] == "True")
-                .then(|| (f[0].to_string(), f[1].to_string()))
-        })
-        .collect()
-}
-
 #[test]
 fn the_books_replicaset_and_a_deployment_rollout_on_real_pods() {
     let lab = UpLab::start(2);
@@ -652,9 +633,9 @@ fn the_books_replicaset_and_a_deployment_rollout_on_real_pods() {
         "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: kubia\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: kubia\n  template:\n    metadata:\n      labels:\n        app: kubia\n    spec:\n      containers:\n      - name: kubia\n        image: luksa/kubia\n",
     );
     lab.eventually("3 kubia pods Ready", Duration::from_secs(60), || {
-        ready_pods(&lab, "app=kubia").len() == 3
+        lab.ready_pods("app=kubia").len() == 3
     });
-    let pods = ready_pods(&lab, "app=kubia");
+    let pods = lab.ready_pods("app=kubia");
     let mut ips: Vec<&String> = pods.iter().map(|(_, ip)| ip).collect();
     ips.sort();
     ips.dedup();
@@ -681,12 +662,12 @@ fn the_books_replicaset_and_a_deployment_rollout_on_real_pods() {
     let victim = pods[0].0.clone();
     lab.ok(&["delete", "pod", &victim]);
     lab.eventually("a replacement pod", Duration::from_secs(60), || {
-        let now = ready_pods(&lab, "app=kubia");
+        let now = lab.ready_pods("app=kubia");
         now.len() == 3 && now.iter().all(|(n, _)| *n != victim)
     });
     lab.ok(&["scale", "rs", "kubia", "--replicas=5"]);
     lab.eventually("5 pods Ready", Duration::from_secs(60), || {
-        ready_pods(&lab, "app=kubia").len() == 5
+        lab.ready_pods("app=kubia").len() == 5
     });
     lab.ok(&["scale", "rs", "kubia", "--replicas=1"]);
     lab.eventually("1 pod left", Duration::from_secs(60), || {
@@ -713,9 +694,10 @@ fn the_books_replicaset_and_a_deployment_rollout_on_real_pods() {
         "--replicas=2",
     ]);
     lab.eventually("2 web pods Ready", Duration::from_secs(60), || {
-        ready_pods(&lab, "app=web").len() == 2
+        lab.ready_pods("app=web").len() == 2
     });
-    let before: Vec<String> = ready_pods(&lab, "app=web")
+    let before: Vec<String> = lab
+        .ready_pods("app=web")
         .into_iter()
         .map(|(n, _)| n)
         .collect();
@@ -725,7 +707,7 @@ fn the_books_replicaset_and_a_deployment_rollout_on_real_pods() {
         "2 new web pods Ready, the old ones gone",
         Duration::from_secs(60),
         || {
-            let now = ready_pods(&lab, "app=web");
+            let now = lab.ready_pods("app=web");
             let all = lab
                 .ok(&["get", "pods", "-l", "app=web", "-o", "name"])
                 .lines()

@@ -104,32 +104,14 @@ for _ in range(10):
     lines.len() == 10 && lines.iter().all(|l| *l == "refused")
 }
 
-fn ready_pods(lab: &UpLab, selector: &str) -> Vec<(String, String)> {
-    let out = lab.ok(&[
-        "get",
-        "pods",
-        "-l",
-        selector,
-        "-o",
-        r#"jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.metadata.deletionTimestamp} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
-    ]);
-    out.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f.len() == 4 && f[2].is_empty() && f[3] == "True")
-                .then(|| (f[0].to_string(), f[1].to_string()))
-        })
-        .collect()
-}
-
 #[test]
 fn a_cluster_ip_spreads_connections_pins_them_by_client_ip_and_follows_the_pods() {
     let lab = UpLab::start(2);
     lab.apply(KUBIA);
     lab.eventually("3 kubia pods and the client Ready", PROPAGATION * 6, || {
-        ready_pods(&lab, "app=kubia").len() == 3 && lab.is_ready("client")
+        lab.ready_pods("app=kubia").len() == 3 && lab.is_ready("client")
     });
-    let pods = ready_pods(&lab, "app=kubia");
+    let pods = lab.ready_pods("app=kubia");
     let ip = cluster_ip(&lab, "kubia");
     let octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
     assert!(

@@ -93,7 +93,7 @@ impl SliceController {
             let namespace = p.metadata.namespace.as_deref().unwrap_or("");
             pods_by_namespace.entry(namespace).or_default().push(p);
         }
-        let mut managed = managed_slices(slices);
+        let mut managed = slices_managed_by(slices, CONTROLLER_NAME);
         let mut requeue = None;
         for svc in &services {
             let key = trigger_time::key_of(svc);
@@ -249,8 +249,12 @@ impl SliceController {
     }
 }
 
-/// This controller's slices that are not being deleted, by the Service they name.
-fn managed_slices(slices: Vec<EndpointSlice>) -> HashMap<ServiceKey, Vec<EndpointSlice>> {
+/// The slices `manager` (a `managed-by` label value) manages that are not being deleted, by
+/// the Service they name.
+pub(crate) fn slices_managed_by(
+    slices: Vec<EndpointSlice>,
+    manager: &str,
+) -> HashMap<ServiceKey, Vec<EndpointSlice>> {
     let mut by_service: HashMap<ServiceKey, Vec<EndpointSlice>> = HashMap::new();
     for slice in slices {
         let labels = slice.metadata.labels.clone().unwrap_or_default();
@@ -258,7 +262,7 @@ fn managed_slices(slices: Vec<EndpointSlice>) -> HashMap<ServiceKey, Vec<Endpoin
         else {
             continue;
         };
-        if managed_by != CONTROLLER_NAME || slice.metadata.deletion_timestamp.is_some() {
+        if managed_by != manager || slice.metadata.deletion_timestamp.is_some() {
             continue;
         }
         let namespace = slice.metadata.namespace.clone().unwrap_or_default();

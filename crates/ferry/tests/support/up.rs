@@ -244,6 +244,25 @@ impl UpLab {
             .unwrap()
     }
 
+    /// Pods of `selector` that are Ready and not terminating, as `(name, IP)` pairs.
+    pub fn ready_pods(&self, selector: &str) -> Vec<(String, String)> {
+        let out = self.ok(&[
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.metadata.deletionTimestamp} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+        ]);
+        out.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                (f.len() == 4 && f[2].is_empty() && f[3] == "True")
+                    .then(|| (f[0].to_string(), f[1].to_string()))
+            })
+            .collect()
+    }
+
     /// Whether pod `name`'s Ready condition is True.
     pub fn is_ready(&self, name: &str) -> bool {
         let out = self.kubectl(&[
