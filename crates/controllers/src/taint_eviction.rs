@@ -177,6 +177,7 @@ pub(crate) async fn run(client: Client, shutdown: CancellationToken) {
         recorder: EventRecorder::new(client.clone(), COMPONENT),
         client,
         scheduled: HashMap::new(),
+        evicted_uids: HashMap::new(),
     };
     let mut requeue = None;
     while trigger.wait(requeue, &shutdown).await {
@@ -189,6 +190,9 @@ struct TaintEviction {
     recorder: EventRecorder,
     /// By `namespace/name`, as upstream keys its queue.
     scheduled: HashMap<String, Scheduled>,
+    /// The uid of each pod marked [`Scheduled::Done`]: a new pod of the same name is not the
+    /// evicted one.
+    evicted_uids: HashMap<String, String>,
 }
 
 impl TaintEviction {
@@ -215,6 +219,15 @@ impl TaintEviction {
         }
         let mut failure = None;
         for (k, p) in &listed {
+            let uid = p.metadata.uid.as_deref().unwrap_or("");
+            if self
+                .evicted_uids
+                .get(k)
+                .is_some_and(|evicted| evicted != uid)
+            {
+                self.scheduled.remove(k);
+                self.evicted_uids.remove(k);
+            }
             let node = pod::node_name(p);
             if node.is_empty() {
                 continue;
@@ -258,6 +271,7 @@ impl TaintEviction {
     /// `cancelWorkWithEvent`: forgets the pod's entry, with an event if an eviction was
     /// pending.
     async fn cancel(&mut self, k: &str) {
+        self.evicted_uids.remove(k);
         if let Some(Scheduled::At(_)) = self.scheduled.remove(k) {
             let message = format!("Cancelling deletion of Pod {k}");
             self.recorder
@@ -332,6 +346,8 @@ impl TaintEviction {
             Err(e) => return Err(write_error("delete", info.plural, Some(namespace), name)(e)),
         }
         self.scheduled.insert(k.to_string(), Scheduled::Done);
+        self.evicted_uids
+            .insert(k.to_string(), p.metadata.uid.clone().unwrap_or_default());
         Ok(())
     }
 }
