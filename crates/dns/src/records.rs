@@ -78,11 +78,11 @@ fn authoritative(index: &Index, zone: &Zone, qname: &Name, qtype: RecordType) ->
         Ok(entries) => entries,
         Err(NameError) => return negative(index, ResponseCode::NXDomain),
     };
-    let mut chase = None;
+    let mut followed = Followed::default();
     let (answers, additionals) = match qtype {
         RecordType::A | RecordType::AAAA => {
-            let mut chain = Vec::new();
-            let answers = addresses(index, zone, qname, qtype, &entries, &mut chain, &mut chase);
+            let within = Aliasing { index, zone, qtype };
+            let answers = addresses(&within, qname, &entries, &mut followed);
             (answers, Vec::new())
         }
         RecordType::SRV => services(qname, &entries),
@@ -94,7 +94,7 @@ fn authoritative(index: &Index, zone: &Zone, qname: &Name, qtype: RecordType) ->
         return negative(index, ResponseCode::NoError);
     }
     let mut local = Local::positive(answers, additionals);
-    local.chase = chase;
+    local.chase = followed.chase;
     local
 }
 
@@ -280,9 +280,22 @@ fn lookup(index: &Index, zone: &Zone, labels: &[String]) -> Result<Vec<Entry>, N
     if *kind == "pod" {
         return pod(name, own(&[name, namespace, kind])?);
     }
-    let service = index.service(namespace, name).ok_or(NameError)?;
-    let service_name = own(&[name, namespace, kind])?;
-    service_entries(index, namespace, name, service, &service_name, &query)
+    let service = ServiceRef {
+        namespace,
+        name,
+        service: index.service(namespace, name).ok_or(NameError)?,
+        fqdn: own(&[name, namespace, kind])?,
+    };
+    service_entries(index, &service, &query)
+}
+
+/// A Service being answered for, with its names.
+struct ServiceRef<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    service: &'a Service,
+    /// `<service>.<namespace>.svc.<zone>`.
+    fqdn: Name,
 }
 
 /// The labels left of `<service>.<namespace>.svc`: an endpoint, or a port and protocol; empty
@@ -319,12 +332,10 @@ fn pod(label: &str, name: Name) -> Result<Vec<Entry>, NameError> {
 
 fn service_entries(
     index: &Index,
-    namespace: &str,
-    name: &str,
-    service: &Service,
-    service_name: &Name,
+    svc: &ServiceRef<'_>,
     query: &Query<'_>,
 ) -> Result<Vec<Entry>, NameError> {
+    let (service, service_name) = (svc.service, &svc.fqdn);
     let entries = match &service.kind {
         ServiceKind::ExternalName(target) => {
             let plain = query.endpoint.is_empty() && query.port.is_empty();
@@ -337,11 +348,9 @@ fn service_entries(
                 _ => Vec::new(),
             }
         }
-        ServiceKind::Headless => {
-            endpoint_entries(index, namespace, name, service, service_name, query)
-        }
+        ServiceKind::Headless => endpoint_entries(index, svc, query),
         ServiceKind::ClusterIp(_) if !query.endpoint.is_empty() => {
-            endpoint_entries(index, namespace, name, service, service_name, query)
+            endpoint_entries(index, svc, query)
         }
         ServiceKind::ClusterIp(ips) => {
             let mut entries = Vec::new();
@@ -374,16 +383,10 @@ fn service_entries(
 
 /// The published endpoints of a Service matching `query`, each named
 /// `<hostname>.<service>.<ns>.svc.<zone>`; no ready endpoint means the name does not exist.
-fn endpoint_entries(
-    index: &Index,
-    namespace: &str,
-    name: &str,
-    service: &Service,
-    service_name: &Name,
-    query: &Query<'_>,
-) -> Vec<Entry> {
+fn endpoint_entries(index: &Index, svc: &ServiceRef<'_>, query: &Query<'_>) -> Vec<Entry> {
+    let service_name = &svc.fqdn;
     let mut entries = Vec::new();
-    for (endpoint, ports) in index.endpoints(namespace, service, name) {
+    for (endpoint, ports) in index.endpoints(svc.namespace, svc.service, svc.name) {
         if !query.endpoint.is_empty() && query.endpoint != endpoint.hostname {
             continue;
         }
@@ -404,18 +407,30 @@ fn endpoint_entries(
     entries
 }
 
+/// What address answers are looked up in: the cache, the zone and the asked type.
+struct Aliasing<'a> {
+    index: &'a Index,
+    zone: &'a Zone,
+    qtype: RecordType,
+}
+
+/// The CNAMEs followed so far (against loops and long chains) and the one left for upstream.
+#[derive(Default)]
+struct Followed {
+    chain: Vec<Name>,
+    chase: Option<(Name, RecordType)>,
+}
+
 /// A and AAAA answers: the entries' addresses of the asked family (each once), and for an
 /// alias its CNAME followed by the target's addresses: looked up here when the target is in
 /// the zone, else left to the server (`chase`).
 fn addresses(
-    index: &Index,
-    zone: &Zone,
+    within: &Aliasing<'_>,
     owner: &Name,
-    qtype: RecordType,
     entries: &[Entry],
-    chain: &mut Vec<Name>,
-    chase: &mut Option<(Name, RecordType)>,
+    followed: &mut Followed,
 ) -> Vec<Record> {
+    let (index, zone, qtype) = (within.index, within.zone, within.qtype);
     let mut records = Vec::new();
     let mut seen: Vec<IpAddr> = Vec::new();
     for entry in entries {
@@ -425,25 +440,28 @@ fn addresses(
                 records.push(address_record(owner.clone(), *ip));
             }
             Target::Alias(target) => {
-                if target == owner || chain.len() > MAX_CNAME_CHAIN || chain.contains(target) {
+                if target == owner
+                    || followed.chain.len() > MAX_CNAME_CHAIN
+                    || followed.chain.contains(target)
+                {
                     continue;
                 }
                 let cname =
                     Record::from_rdata(owner.clone(), TTL, RData::CNAME(CNAME(target.clone())));
                 if !zone.name.zone_of(target) {
                     records.push(cname);
-                    *chase = Some((target.to_lowercase(), qtype));
+                    followed.chase = Some((target.to_lowercase(), qtype));
                     continue;
                 }
                 let target = target.to_lowercase();
                 let Ok(next) = lookup(index, zone, &relative_labels(&target, &zone.name)) else {
                     continue;
                 };
-                chain.push(target.clone());
-                let followed = addresses(index, zone, &target, qtype, &next, chain, chase);
-                if !followed.is_empty() {
+                followed.chain.push(target.clone());
+                let answers = addresses(within, &target, &next, followed);
+                if !answers.is_empty() {
                     records.push(cname);
-                    records.extend(followed);
+                    records.extend(answers);
                 }
             }
             _ => {}
