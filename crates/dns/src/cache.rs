@@ -62,11 +62,29 @@ impl Cache {
 
     /// Applies one reflector event of `what`.
     pub fn apply(&self, what: Watched, event: ReflectorEvent) {
+        // Objects are decoded before the lock is taken: a relist of thousands of Services must
+        // not hold up the queries waiting to read.
+        let change = match event {
+            ReflectorEvent::Relisted(items) => Change::Relisted(
+                items
+                    .into_iter()
+                    .filter_map(|item| Decoded::new(what, item))
+                    .collect(),
+            ),
+            ReflectorEvent::Applied(object) => match Decoded::new(what, object) {
+                Some(decoded) => Change::Applied(decoded),
+                None => return,
+            },
+            ReflectorEvent::Deleted(object) => match object_key(what, &object) {
+                Some(key) => Change::Deleted(key),
+                None => return,
+            },
+        };
         let mut index = self.write();
-        match event {
-            ReflectorEvent::Relisted(items) => index.relist(what, items),
-            ReflectorEvent::Applied(object) => index.upsert(what, object),
-            ReflectorEvent::Deleted(object) => index.delete(what, &object),
+        match change {
+            Change::Relisted(items) => index.relist(what, items),
+            Change::Applied(decoded) => index.upsert(decoded),
+            Change::Deleted((namespace, name)) => index.delete(what, &namespace, &name),
         }
         index.serial = unix_seconds();
         // Invariant: the generation moves after the change is in place, under the write lock,
@@ -265,7 +283,7 @@ impl Index {
         out
     }
 
-    fn relist(&mut self, what: Watched, items: Vec<Value>) {
+    fn relist(&mut self, what: Watched, items: Vec<Decoded>) {
         match what {
             Watched::Services => {
                 self.services.clear();
@@ -279,44 +297,46 @@ impl Index {
             Watched::Namespaces => self.namespaces.clear(),
         }
         for item in items {
-            self.upsert(what, item);
+            self.upsert(item);
         }
         self.relisted[what.position()] = true;
     }
 
-    fn upsert(&mut self, what: Watched, object: Value) {
-        let Some((namespace, name)) = object_key(what, &object) else {
-            return;
-        };
-        match what {
-            Watched::Namespaces => {
+    fn upsert(&mut self, decoded: Decoded) {
+        match decoded {
+            Decoded::Namespace(name) => {
                 self.namespaces.insert(name);
             }
-            Watched::Services => {
+            Decoded::Service {
+                namespace,
+                name,
+                service,
+            } => {
                 self.remove_service(&namespace, &name);
-                if let Some(service) = decode_service(object) {
+                if let Some(service) = service {
                     self.insert_service(namespace, name, service);
                 }
             }
-            Watched::EndpointSlices => {
+            Decoded::Slice {
+                namespace,
+                name,
+                slice,
+            } => {
                 self.remove_slice(&namespace, &name);
-                if let Some(slice) = decode_slice(object) {
+                if let Some(slice) = slice {
                     self.insert_slice(namespace, name, slice);
                 }
             }
         }
     }
 
-    fn delete(&mut self, what: Watched, object: &Value) {
-        let Some((namespace, name)) = object_key(what, object) else {
-            return;
-        };
+    fn delete(&mut self, what: Watched, namespace: &str, name: &str) {
         match what {
             Watched::Namespaces => {
-                self.namespaces.remove(&name);
+                self.namespaces.remove(name);
             }
-            Watched::Services => self.remove_service(&namespace, &name),
-            Watched::EndpointSlices => self.remove_slice(&namespace, &name),
+            Watched::Services => self.remove_service(namespace, name),
+            Watched::EndpointSlices => self.remove_slice(namespace, name),
         }
     }
 
@@ -415,6 +435,48 @@ fn remove_from(
 }
 
 /// (namespace, name) of an object; namespaces have no namespace (empty).
+/// One reflector event, decoded (outside the cache's lock).
+enum Change {
+    Relisted(Vec<Decoded>),
+    Applied(Decoded),
+    Deleted((String, String)),
+}
+
+/// An object of a watched collection as the index keeps it; `None` for one it cannot use
+/// (which then replaces, i.e. removes, an older version of it).
+enum Decoded {
+    Namespace(String),
+    Service {
+        namespace: String,
+        name: String,
+        service: Option<Service>,
+    },
+    Slice {
+        namespace: String,
+        name: String,
+        slice: Option<Slice>,
+    },
+}
+
+impl Decoded {
+    fn new(what: Watched, object: Value) -> Option<Decoded> {
+        let (namespace, name) = object_key(what, &object)?;
+        Some(match what {
+            Watched::Namespaces => Decoded::Namespace(name),
+            Watched::Services => Decoded::Service {
+                namespace,
+                name,
+                service: decode_service(object),
+            },
+            Watched::EndpointSlices => Decoded::Slice {
+                namespace,
+                name,
+                slice: decode_slice(object),
+            },
+        })
+    }
+}
+
 fn object_key(what: Watched, object: &Value) -> Option<(String, String)> {
     let name = object.pointer("/metadata/name")?.as_str()?.to_string();
     let namespace = match what {
