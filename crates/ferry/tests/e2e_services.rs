@@ -430,6 +430,22 @@ fn readiness_empty_services_named_ports_and_hand_made_endpoints() {
     let alt = hits(&lab, &format!("http://{web}:8000"), 10);
     assert!(alt.iter().any(|a| a == "You've hit web-a"), "{alt:?}");
 
+    // A NodePort Service answers on every node's address, from outside the cluster.
+    lab.apply(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web-nodeport\nspec:\n  type: NodePort\n  selector:\n    app: web\n  ports:\n  - port: 80\n    targetPort: http\n    nodePort: 30123\n",
+    );
+    for node_ip in ["172.18.0.2", "172.18.0.3"] {
+        lab.eventually(
+            &format!("node port 30123 on {node_ip}"),
+            PROPAGATION,
+            || {
+                let out = lab.shell(&["curl", "-s", "-m", "2", &format!("http://{node_ip}:30123")]);
+                let text = String::from_utf8_lossy(&out.stdout);
+                text.starts_with("You've hit web-a") || text.contains("Welcome to nginx!")
+            },
+        );
+    }
+
     // A Service without a selector and Endpoints made by hand, pointing at a server outside
     // the cluster: the controller leaves them alone and the proxy routes to them.
     let _outside = OutsideServer::start(&lab);
