@@ -237,21 +237,8 @@ impl PodGc {
         );
         tracing::info!(namespace, name, "pod GC is force deleting a pod");
         if let Some(updated) = failed(p, condition, now) {
-            let body = resources::to_body("pod", &updated)?;
-            match self
-                .client
-                .update_subresource(info, Some(namespace), name, "status", &body)
-                .await
-            {
-                Err(e) if e.is_not_found() => return Ok(()),
-                other => {
-                    other.map_err(write_error(
-                        "update status of",
-                        info.plural,
-                        Some(namespace),
-                        name,
-                    ))?;
-                }
+            if !resources::put_pod_status(&self.client, &updated).await? {
+                return Ok(());
             }
         }
         let uid = p.metadata.uid.as_deref().unwrap_or("");

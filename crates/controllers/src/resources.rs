@@ -1,12 +1,13 @@
 //! The served resources the controllers read and write, and typed listing: every pass lists
 //! what it needs through the API (never a cache that could lag behind its own writes).
 
+use k8s_openapi::api::core::v1::Pod;
 use serde::de::DeserializeOwned;
 
 use ferry_api::{resource, ResourceInfo};
 use ferry_runtime::Client;
 
-use crate::error::Error;
+use crate::error::{write_error, Error};
 
 fn find(
     group: &'static str,
@@ -88,4 +89,27 @@ pub(crate) fn to_body<T: serde::Serialize>(
     object: &T,
 ) -> Result<serde_json::Value, Error> {
     serde_json::to_value(object).map_err(|source| Error::Encode { what, source })
+}
+
+/// PUTs `pod`'s status; `Ok(false)` when the pod is gone already (nothing left to update).
+pub(crate) async fn put_pod_status(client: &Client, pod: &Pod) -> Result<bool, Error> {
+    let info = pods()?;
+    let (namespace, name) = (
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod.metadata.name.as_deref().unwrap_or(""),
+    );
+    let body = to_body("pod", pod)?;
+    match client
+        .update_subresource(info, Some(namespace), name, "status", &body)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(write_error(
+            "update status of",
+            info.plural,
+            Some(namespace),
+            name,
+        )(e)),
+    }
 }

@@ -315,26 +315,11 @@ impl TaintEviction {
             ..PodCondition::default()
         };
         let status = updated.status.get_or_insert_with(Default::default);
-        if update_pod_condition(status, condition, clock::now()) {
-            let body = resources::to_body("pod", &updated)?;
-            match self
-                .client
-                .update_subresource(info, Some(namespace), name, "status", &body)
-                .await
-            {
-                Err(e) if e.is_not_found() => {
-                    self.scheduled.remove(k);
-                    return Ok(());
-                }
-                other => {
-                    other.map_err(write_error(
-                        "update status of",
-                        info.plural,
-                        Some(namespace),
-                        name,
-                    ))?;
-                }
-            }
+        if update_pod_condition(status, condition, clock::now())
+            && !resources::put_pod_status(&self.client, &updated).await?
+        {
+            self.scheduled.remove(k);
+            return Ok(());
         }
         match self
             .client

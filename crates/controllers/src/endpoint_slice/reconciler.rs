@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::{
     Endpoint, EndpointConditions, EndpointHints, EndpointPort, EndpointSlice, ForZone,
 };
@@ -224,13 +224,7 @@ pub(crate) fn pod_to_endpoint(
         }),
         hostname: membership::hostname(p, svc),
         node_name: (!node.is_empty()).then(|| node.to_string()),
-        target_ref: Some(ObjectReference {
-            kind: Some("Pod".to_string()),
-            namespace: p.metadata.namespace.clone(),
-            name: p.metadata.name.clone(),
-            uid: p.metadata.uid.clone(),
-            ..ObjectReference::default()
-        }),
+        target_ref: Some(membership::pod_reference(p)),
         zone,
         ..Endpoint::default()
     }

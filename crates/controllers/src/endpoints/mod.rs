@@ -15,8 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
-    ServicePort,
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service, ServicePort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
@@ -355,13 +354,7 @@ fn pod_address(svc: &Service, p: &Pod) -> Option<EndpointAddress> {
         ip: ip.to_string(),
         hostname: membership::hostname(p, svc).filter(|h| !h.is_empty()),
         node_name: Some(crate::pod::node_name(p).to_string()),
-        target_ref: Some(ObjectReference {
-            kind: Some("Pod".to_string()),
-            namespace: p.metadata.namespace.clone(),
-            name: p.metadata.name.clone(),
-            uid: p.metadata.uid.clone(),
-            ..ObjectReference::default()
-        }),
+        target_ref: Some(membership::pod_reference(p)),
     })
 }
 
