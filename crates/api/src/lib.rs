@@ -8,6 +8,7 @@ pub mod kind;
 pub mod patch;
 pub mod printers;
 pub mod protobuf;
+pub mod query;
 pub mod resource;
 mod resources;
 pub mod selector;

@@ -115,15 +115,9 @@ pub(crate) struct Query {
 
 impl Query {
     pub fn parse(query: Option<&str>) -> Self {
-        let mut values: HashMap<String, Vec<String>> = HashMap::new();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            values
-                .entry(percent_decode(k))
-                .or_default()
-                .push(percent_decode(v));
+        Query {
+            values: ferry_api::query::parse_query(query),
         }
-        Query { values }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -140,31 +134,6 @@ impl Query {
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
     }
-}
-
-/// Decodes `%XX` escapes and `+` as a space, as Go's `url.ParseQuery` does.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// How the client wants objects back.

@@ -172,7 +172,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let exit_with_parent = args.exit_with_parent;
     tokio::spawn(async move {
         tokio::select! {
-            _ = wait_for_signal() => {}
+            _ = crate::control_plane::wait_for_signal() => {}
             _ = parent_gone(parent), if exit_with_parent => {
                 tracing::warn!("the parent process is gone; stopping");
             }
@@ -196,8 +196,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     ran.and(stopped)
 }
 
-/// Writes a file only its owner may read (keys, and certificates beside them).
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes a file only its owner may read (keys, certificates beside them, kubeconfigs).
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -215,17 +215,5 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 async fn parent_gone(parent: u32) {
     while std::os::unix::process::parent_id() == parent {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }

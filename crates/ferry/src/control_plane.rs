@@ -78,7 +78,7 @@ pub async fn run_until(args: ServerArgs, stop: CancellationToken) -> anyhow::Res
 
     let server_url = format!("https://127.0.0.1:{}", args.port);
     let kubeconfig = ferry_pki::kubeconfig(&server_url, &pki, "ferry");
-    write_private(&args.kubeconfig_path(), &kubeconfig)?;
+    crate::agent::write_private(&args.kubeconfig_path(), &kubeconfig)?;
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -119,20 +119,6 @@ pub async fn run_until(args: ServerArgs, stop: CancellationToken) -> anyhow::Res
 /// Progress for the person who typed `ferry up`, on stdout; logs go to stderr.
 fn say(line: &str) {
     println!("{line}");
-}
-
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("write {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("write {}", path.display()))
 }
 
 /// Resolves at the first SIGINT or SIGTERM.

@@ -13,15 +13,7 @@ pub(crate) struct Query(HashMap<String, Vec<String>>);
 
 impl Query {
     pub(crate) fn parse(query: Option<&str>) -> Query {
-        let mut values: HashMap<String, Vec<String>> = HashMap::new();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            values
-                .entry(percent_decode(k))
-                .or_default()
-                .push(percent_decode(v));
-        }
-        Query(values)
+        Query(ferry_api::query::parse_query(query))
     }
 
     fn first(&self, key: &str) -> Option<&str> {
@@ -154,31 +146,6 @@ fn bool_param(value: Option<&str>) -> bool {
         value.map(str::to_ascii_lowercase).as_deref(),
         None | Some("" | "false" | "0")
     )
-}
-
-/// Decodes `%XX` escapes and `+` as a space, as Go's `url.ParseQuery` does.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
