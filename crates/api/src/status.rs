@@ -254,6 +254,20 @@ impl ApiError {
     }
 }
 
+/// An internal error as the final `Status` of an exec/attach stream (on its error channel):
+/// kube-apiserver's and the kubelet's shape, without `kind`, with the message as a cause;
+/// kubectl prints `error: Internal error occurred: ...`.
+pub fn stream_internal_error(message: &str) -> Value {
+    json!({
+        "metadata": {},
+        "status": "Failure",
+        "message": format!("Internal error occurred: {message}"),
+        "reason": "InternalError",
+        "details": {"causes": [{"message": message}]},
+        "code": 500,
+    })
+}
+
 fn details_json(d: &Details) -> Value {
     let mut out = serde_json::Map::new();
     if !d.name.is_empty() {

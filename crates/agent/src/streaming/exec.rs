@@ -69,7 +69,9 @@ pub(crate) async fn run<S>(
             // The client is gone: dropping the session ends the process.
             None => return,
         },
-        Err(e) => status::internal(&format!("{}: {}", kind.failure(), e.chain())),
+        Err(e) => {
+            ferry_api::status::stream_internal_error(&format!("{}: {}", kind.failure(), e.chain()))
+        }
     };
     let _ = out.send(frame(ERROR, status.to_string().as_bytes())).await;
     let _ = out
@@ -105,7 +107,9 @@ fn final_status(kind: &SessionKind, result: Result<i32, StreamError>) -> Value {
     match (kind, result) {
         (SessionKind::Exec(_), Ok(0)) | (SessionKind::Attach, Ok(_)) => status::success(),
         (SessionKind::Exec(command), Ok(code)) => status::exit_code(command, code),
-        (kind, Err(e)) => status::internal(&format!("{}: {}", kind.failure(), e.chain())),
+        (kind, Err(e)) => {
+            ferry_api::status::stream_internal_error(&format!("{}: {}", kind.failure(), e.chain()))
+        }
     }
 }
 

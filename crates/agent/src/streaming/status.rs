@@ -23,18 +23,6 @@ pub(crate) fn exit_code(command: &[String], code: i32) -> Value {
     })
 }
 
-/// Anything else that ended the session; kubectl prints `error: Internal error occurred: ...`.
-pub(crate) fn internal(message: &str) -> Value {
-    json!({
-        "metadata": {},
-        "status": "Failure",
-        "message": format!("Internal error occurred: {message}"),
-        "reason": "InternalError",
-        "details": {"causes": [{"message": message}]},
-        "code": 500,
-    })
-}
-
 /// A string slice as Go's `%v` prints it: `[sh -c exit 3]`.
 fn go_list(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
@@ -56,7 +44,8 @@ mod tests {
             r#"{"metadata":{},"status":"Success"}"#
         );
         assert_eq!(
-            internal("error executing command in container: boom").to_string(),
+            ferry_api::status::stream_internal_error("error executing command in container: boom")
+                .to_string(),
             r#"{"metadata":{},"status":"Failure","message":"Internal error occurred: error executing command in container: boom","reason":"InternalError","details":{"causes":[{"message":"error executing command in container: boom"}]},"code":500}"#
         );
     }

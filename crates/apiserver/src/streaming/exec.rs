@@ -10,7 +10,9 @@ use futures_util::{SinkExt, StreamExt};
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use ferry_api::status::stream_internal_error;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::client::ClientRequestBuilder;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -219,10 +221,10 @@ async fn open_agent_session(
 ) -> Result<WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>, Value> {
     let stream = agent::connect(tls, target.agent)
         .await
-        .map_err(|e| internal_status(&e))?;
+        .map_err(|e| stream_internal_error(&e))?;
     let uri = format!("wss://{}{path}", target.agent)
         .parse()
-        .map_err(|e| internal_status(&format!("agent url: {e}")))?;
+        .map_err(|e| stream_internal_error(&format!("agent url: {e}")))?;
     let request = ClientRequestBuilder::new(uri).with_sub_protocol(PROTOCOL_V5);
     match tokio_tungstenite::client_async(request, stream).await {
         Ok((ws, _)) => Ok(ws),
@@ -230,7 +232,7 @@ async fn open_agent_session(
             let body = resp.body().as_deref().unwrap_or_default();
             Err(refusal_status(body))
         }
-        Err(e) => Err(internal_status(&format!(
+        Err(e) => Err(stream_internal_error(&format!(
             "unable to upgrade connection: {e}"
         ))),
     }
@@ -241,23 +243,11 @@ async fn open_agent_session(
 fn refusal_status(body: &[u8]) -> Value {
     match serde_json::from_slice::<Value>(body) {
         Ok(status) if status["kind"] == "Status" => status,
-        _ => internal_status(&format!(
+        _ => stream_internal_error(&format!(
             "unable to upgrade connection: {}",
             String::from_utf8_lossy(body).trim()
         )),
     }
-}
-
-/// `apierrors.NewInternalError` as a stream status.
-fn internal_status(message: &str) -> Value {
-    json!({
-        "metadata": {},
-        "status": "Failure",
-        "message": format!("Internal error occurred: {message}"),
-        "reason": "InternalError",
-        "details": {"causes": [{"message": message}]},
-        "code": 500,
-    })
 }
 
 /// Ends a client session with `status` on the error channel.
@@ -337,6 +327,8 @@ fn is_data(msg: &Message) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
