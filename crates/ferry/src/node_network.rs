@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use ferry_hostnet::{Ipv4Cidr, Netlink};
 use ferry_proxy::ProxyConfig;
-use ferry_proxy_nft::{Cidr, NftConfig, NftDataplane, PodEgress};
+use ferry_proxy_nft::{NftConfig, NftDataplane, PodEgress};
 use ferry_runtime::Client;
 
 /// The file in an agent's data dir that shows what its service proxy programmed last, one line
@@ -107,11 +107,9 @@ pub(crate) fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{text:?} is neither IP nor IP:PORT"))
 }
 
-fn cidr(text: &str) -> anyhow::Result<Cidr> {
-    let parsed: Ipv4Cidr = text
-        .parse()
-        .with_context(|| format!("{text:?} is not a CIDR"))?;
-    Ok(Cidr::new(parsed.addr(), parsed.prefix_len()))
+fn cidr(text: &str) -> anyhow::Result<ferry_ipam::Ipv4Cidr> {
+    text.parse()
+        .with_context(|| format!("{text:?} is not a CIDR"))
 }
 
 /// The node that service networking runs for.

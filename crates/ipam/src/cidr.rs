@@ -31,6 +31,21 @@ impl Ipv4Cidr {
         })
     }
 
+    /// A network written in the code (a default): a prefix above 32 is taken as 32 and the
+    /// host bits of `addr` are dropped, so it cannot fail.
+    pub const fn constant(addr: Ipv4Addr, prefix: u8) -> Self {
+        let prefix = if prefix > 32 { 32 } else { prefix };
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        Ipv4Cidr {
+            network: Ipv4Addr::from_bits(addr.to_bits() & mask),
+            prefix,
+        }
+    }
+
     /// The network address.
     pub fn network(&self) -> Ipv4Addr {
         self.network
@@ -232,6 +247,20 @@ mod tests {
         assert!(c.contains(Ipv4Addr::new(10, 111, 255, 254)));
         assert!(!c.contains(Ipv4Addr::new(10, 112, 0, 0)));
         assert_eq!("010.096.0.0/012".parse::<Ipv4Cidr>().unwrap(), c);
+    }
+
+    #[test]
+    fn constants_keep_the_invariant() {
+        let c = Ipv4Cidr::constant(Ipv4Addr::new(10, 96, 5, 7), 12);
+        assert_eq!(c, "10.96.0.0/12".parse().unwrap());
+        assert_eq!(
+            Ipv4Cidr::constant(Ipv4Addr::new(1, 2, 3, 4), 0).to_string(),
+            "0.0.0.0/0"
+        );
+        assert_eq!(
+            Ipv4Cidr::constant(Ipv4Addr::new(1, 2, 3, 4), 40).to_string(),
+            "1.2.3.4/32"
+        );
     }
 
     #[test]

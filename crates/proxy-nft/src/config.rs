@@ -1,26 +1,8 @@
 //! The dataplane's configuration: its table's name and the cluster's address ranges.
 
-use std::fmt;
 use std::net::Ipv4Addr;
 
-/// An IPv4 prefix such as 10.244.0.0/16.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    pub addr: Ipv4Addr,
-    pub prefix_len: u8,
-}
-
-impl Cidr {
-    pub const fn new(addr: Ipv4Addr, prefix_len: u8) -> Cidr {
-        Cidr { addr, prefix_len }
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix_len)
-    }
-}
+use ferry_ipam::Ipv4Cidr;
 
 /// What happens to pod traffic leaving for addresses outside the cluster and service ranges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,10 +20,10 @@ pub struct NftConfig {
     pub table: String,
     /// The pods' range: traffic to a service from outside it is masqueraded (kube-proxy's
     /// `--cluster-cidr`).
-    pub cluster_cidr: Cidr,
+    pub cluster_cidr: Ipv4Cidr,
     /// The ClusterIP range: traffic to it that matches no service port is rejected or dropped
     /// at the node, never routed on.
-    pub service_cidr: Cidr,
+    pub service_cidr: Ipv4Cidr,
     /// The node-local DNS address: its port 53 traffic bypasses conntrack, and no service
     /// entry is programmed for it.
     pub dns_ip: Option<Ipv4Addr>,
@@ -52,8 +34,8 @@ impl Default for NftConfig {
     fn default() -> Self {
         NftConfig {
             table: "ferry".to_string(),
-            cluster_cidr: Cidr::new(Ipv4Addr::new(10, 244, 0, 0), 16),
-            service_cidr: Cidr::new(Ipv4Addr::new(10, 96, 0, 0), 12),
+            cluster_cidr: Ipv4Cidr::constant(Ipv4Addr::new(10, 244, 0, 0), 16),
+            service_cidr: Ipv4Cidr::constant(Ipv4Addr::new(10, 96, 0, 0), 12),
             dns_ip: None,
             pod_egress: PodEgress::Keep,
         }

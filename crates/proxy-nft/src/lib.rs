@@ -17,6 +17,6 @@ mod names;
 mod plan;
 mod rules;
 
-pub use config::{Cidr, NftConfig, PodEgress};
+pub use config::{NftConfig, PodEgress};
 pub use dataplane::{cleanup_leftovers, NftDataplane};
 pub use error::Error;

@@ -5,13 +5,13 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use ferry_ipam::Ipv4Cidr;
 use ferry_nft::{
     build::{self, IpField, PortField},
     CmpOp, DynsetOp, Expr, Reg, Reject, SetRef, Verdict,
 };
 use ferry_proxy::TransportProtocol;
 
-use crate::config::Cidr;
 use crate::names::{nodeport_slots_map, slots_map};
 
 /// The packet mark bit that asks the `masquerading` chain to masquerade (kube-proxy's).
@@ -49,7 +49,7 @@ pub(crate) enum Rule {
     /// `masquerade fully-random`.
     Masquerade,
     /// Service traffic from outside the cluster's pods is masqueraded (`--cluster-cidr`).
-    MarkNonClusterSources { cluster: Cidr },
+    MarkNonClusterSources { cluster: Ipv4Cidr },
     /// `ip daddr . meta l4proto . th dport vmap @service-ips`.
     ServiceDispatch,
     /// NodePort traffic (to a local address, not loopback) is always masqueraded.
@@ -63,13 +63,16 @@ pub(crate) enum Rule {
     /// `ip daddr @cluster-ips goto reject-chain`.
     RejectClusterIps,
     /// `ip daddr CIDR drop`.
-    DropServiceCidr { cidr: Cidr },
+    DropServiceCidr { cidr: Ipv4Cidr },
     /// `meta l4proto tcp reject with tcp reset`.
     RejectTcpReset,
     /// `reject` (ICMP port unreachable).
     RejectIcmp,
     /// Pod traffic to outside both ranges leaves with the node's address.
-    MasqueradePodEgress { cluster: Cidr, service: Cidr },
+    MasqueradePodEgress {
+        cluster: Ipv4Cidr,
+        service: Ipv4Cidr,
+    },
     /// `ip daddr|saddr IP meta l4proto P th dport|sport 53 notrack`.
     Notrack {
         toward: bool,
@@ -117,7 +120,7 @@ pub(crate) fn proto_number(proto: TransportProtocol) -> u8 {
     }
 }
 
-const LOOPBACK: Cidr = Cidr::new(Ipv4Addr::new(127, 0, 0, 0), 8);
+const LOOPBACK: Ipv4Cidr = Ipv4Cidr::constant(Ipv4Addr::new(127, 0, 0, 0), 8);
 
 impl Rule {
     /// The rule's expressions.
@@ -313,8 +316,8 @@ fn client_and_endpoint(endpoint_id: u32) -> Vec<Expr> {
     ]
 }
 
-fn prefix(field: IpField, op: CmpOp, cidr: &Cidr) -> Vec<Expr> {
-    build::ip_prefix_cmp(field, op, cidr.addr, cidr.prefix_len)
+fn prefix(field: IpField, op: CmpOp, cidr: &Ipv4Cidr) -> Vec<Expr> {
+    build::ip_prefix_cmp(field, op, cidr.network(), cidr.prefix())
 }
 
 fn lookup(set: &str, dreg: Option<Reg>) -> Expr {
