@@ -12,8 +12,6 @@ use std::net::{Ipv4Addr, UdpSocket};
 
 use anyhow::Context;
 
-use ferry_hostnet::Ipv4Cidr;
-
 use crate::lab::{absolute, nth_pod_cidr, run_cluster, AgentLaunch, AgentNode, UpArgs};
 
 /// An address the kernel routes by the default route; connecting a UDP socket to it sends
@@ -44,7 +42,8 @@ pub(crate) fn up(mut args: UpArgs) -> anyhow::Result<()> {
 
 async fn serve(args: UpArgs, name: String, node_ip: Ipv4Addr) -> anyhow::Result<()> {
     let data_dir = args.server.data_dir.clone();
-    let cluster: Ipv4Cidr = args.server.cluster_cidr.parse().context("--cluster-cidr")?;
+    let cluster: ferry_ipam::Ipv4Cidr =
+        args.server.cluster_cidr.parse().context("--cluster-cidr")?;
     let pod_cidr = nth_pod_cidr(cluster, args.server.node_cidr_mask_size, 0)?;
     let launch = AgentLaunch {
         data_dir: &data_dir,

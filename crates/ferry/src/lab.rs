@@ -121,7 +121,7 @@ pub(crate) fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 
 fn plan(data_dir: &Path, count: u8, server: &ServerArgs) -> anyhow::Result<Lab> {
     let netns = cluster_netns(data_dir);
-    let cluster: Ipv4Cidr = server.cluster_cidr.parse().context("--cluster-cidr")?;
+    let cluster: ferry_ipam::Ipv4Cidr = server.cluster_cidr.parse().context("--cluster-cidr")?;
     let nodes = (1..=count)
         .map(|i| {
             Ok(Node {
@@ -138,23 +138,18 @@ fn plan(data_dir: &Path, count: u8, server: &ServerArgs) -> anyhow::Result<Lab> 
 
 /// The `n`th (from 0) pod CIDR of prefix length `mask` in the cluster CIDR: the one the node
 /// IPAM controller gives the `n`th node, which its agent uses until the assignment arrives.
-pub(crate) fn nth_pod_cidr(cluster: Ipv4Cidr, mask: u8, n: u32) -> anyhow::Result<Ipv4Cidr> {
-    anyhow::ensure!(
-        (cluster.prefix_len()..=30).contains(&mask),
-        "--node-cidr-mask-size {mask} does not fit in the cluster CIDR {}/{}",
-        cluster.addr(),
-        cluster.prefix_len()
-    );
-    let per_node = 1u64 << (32 - mask);
-    let count = 1u64 << (mask - cluster.prefix_len());
-    anyhow::ensure!(
-        u64::from(n) < count,
-        "the cluster CIDR has room for {count} node pod CIDRs of /{mask}"
-    );
-    let base = u64::from(u32::from(cluster.network().addr()));
-    let start = u32::try_from(base + u64::from(n) * per_node)
-        .context("pod CIDR beyond the address space")?;
-    Ok(Ipv4Cidr::new(Ipv4Addr::from(start), mask)?)
+pub(crate) fn nth_pod_cidr(
+    cluster: ferry_ipam::Ipv4Cidr,
+    mask: u8,
+    n: u32,
+) -> anyhow::Result<Ipv4Cidr> {
+    let subnet = cluster.nth_subnet(mask, u64::from(n)).with_context(|| {
+        format!(
+            "the cluster CIDR {cluster} has no pod CIDR #{} of /{mask}",
+            n + 1
+        )
+    })?;
+    Ok(Ipv4Cidr::new(subnet.network(), subnet.prefix())?)
 }
 
 /// `ferry up`: builds the lab network, runs the control plane in it and an agent per node
@@ -506,11 +501,11 @@ mod tests {
 
     #[test]
     fn pod_cidrs_are_cut_from_the_cluster_cidr_in_order() {
-        let cluster: Ipv4Cidr = "10.244.0.0/16".parse().unwrap();
+        let cluster: ferry_ipam::Ipv4Cidr = "10.244.0.0/16".parse().unwrap();
         let cidr = |n| nth_pod_cidr(cluster, 24, n).unwrap().to_string();
         assert_eq!(cidr(0), "10.244.0.0/24");
         assert_eq!(cidr(3), "10.244.3.0/24");
-        let wide: Ipv4Cidr = "10.32.0.0/12".parse().unwrap();
+        let wide: ferry_ipam::Ipv4Cidr = "10.32.0.0/12".parse().unwrap();
         assert_eq!(
             nth_pod_cidr(wide, 20, 2).unwrap().to_string(),
             "10.32.32.0/20"

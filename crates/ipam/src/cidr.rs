@@ -87,7 +87,7 @@ impl Ipv4Cidr {
     }
 
     /// The `n`-th subnet of length `prefix` inside this network.
-    pub(crate) fn nth_subnet(&self, prefix: u8, n: u64) -> Option<Ipv4Cidr> {
+    pub fn nth_subnet(&self, prefix: u8, n: u64) -> Option<Ipv4Cidr> {
         if prefix < self.prefix || prefix > 32 {
             return None;
         }
